@@ -1,0 +1,445 @@
+//! The fifteen MQTT control packets, one file each (the four publish acknowledgements,
+//! which share one layout, share one file), and the fixed header they all start with.
+
+use core::fmt;
+
+use bytes::{BufMut, Bytes};
+
+use crate::codec::{Counter, Reader, Sink, Writer, var_int_len};
+use crate::{DecodeError, EncodeError, ProtocolVersion};
+
+mod auth;
+mod connack;
+mod connect;
+mod disconnect;
+mod publish;
+mod publish_ack;
+mod suback;
+mod subscribe;
+mod unsuback;
+mod unsubscribe;
+
+pub use auth::Auth;
+pub use connack::ConnAck;
+pub use connect::{Connect, Will};
+pub use disconnect::Disconnect;
+pub use publish::{Publish, QoSPid};
+pub use publish_ack::{PubAck, PubComp, PubRec, PubRel};
+pub use suback::SubAck;
+pub use subscribe::{RetainHandling, Subscribe, SubscriptionOptions};
+pub use unsuback::UnsubAck;
+pub use unsubscribe::Unsubscribe;
+
+/// The control packet type: the high four bits of the first byte.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[repr(u8)]
+pub enum PacketType {
+    /// 1: client request to connect.
+    Connect = 1,
+    /// 2: connect acknowledgement.
+    ConnAck = 2,
+    /// 3: publish message.
+    Publish = 3,
+    /// 4: publish acknowledgement (QoS 1).
+    PubAck = 4,
+    /// 5: publish received (QoS 2, part 1).
+    PubRec = 5,
+    /// 6: publish release (QoS 2, part 2).
+    PubRel = 6,
+    /// 7: publish complete (QoS 2, part 3).
+    PubComp = 7,
+    /// 8: subscribe request.
+    Subscribe = 8,
+    /// 9: subscribe acknowledgement.
+    SubAck = 9,
+    /// 10: unsubscribe request.
+    Unsubscribe = 10,
+    /// 11: unsubscribe acknowledgement.
+    UnsubAck = 11,
+    /// 12: ping request.
+    PingReq = 12,
+    /// 13: ping response.
+    PingResp = 13,
+    /// 14: disconnect notification.
+    Disconnect = 14,
+    /// 15: authentication exchange (MQTT 5.0).
+    Auth = 15,
+}
+
+impl PacketType {
+    /// The packet type for the high nibble of a first byte; `None` for the reserved 0.
+    #[must_use]
+    pub const fn from_u8(v: u8) -> Option<Self> {
+        Some(match v {
+            1 => Self::Connect,
+            2 => Self::ConnAck,
+            3 => Self::Publish,
+            4 => Self::PubAck,
+            5 => Self::PubRec,
+            6 => Self::PubRel,
+            7 => Self::PubComp,
+            8 => Self::Subscribe,
+            9 => Self::SubAck,
+            10 => Self::Unsubscribe,
+            11 => Self::UnsubAck,
+            12 => Self::PingReq,
+            13 => Self::PingResp,
+            14 => Self::Disconnect,
+            15 => Self::Auth,
+            _ => return None,
+        })
+    }
+
+    /// The fixed header flags every packet of this type carries; PUBLISH carries its own.
+    ///
+    /// PUBREL, SUBSCRIBE and UNSUBSCRIBE have 0b0010, every other type 0 [MQTT-2.1.3-1].
+    #[must_use]
+    pub const fn fixed_flags(self) -> u8 {
+        match self {
+            Self::PubRel | Self::Subscribe | Self::Unsubscribe => 0b0010,
+            _ => 0,
+        }
+    }
+}
+
+impl fmt::Display for PacketType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Connect => "CONNECT",
+            Self::ConnAck => "CONNACK",
+            Self::Publish => "PUBLISH",
+            Self::PubAck => "PUBACK",
+            Self::PubRec => "PUBREC",
+            Self::PubRel => "PUBREL",
+            Self::PubComp => "PUBCOMP",
+            Self::Subscribe => "SUBSCRIBE",
+            Self::SubAck => "SUBACK",
+            Self::Unsubscribe => "UNSUBSCRIBE",
+            Self::UnsubAck => "UNSUBACK",
+            Self::PingReq => "PINGREQ",
+            Self::PingResp => "PINGRESP",
+            Self::Disconnect => "DISCONNECT",
+            Self::Auth => "AUTH",
+        })
+    }
+}
+
+/// An MQTT control packet of any protocol version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Packet {
+    /// CONNECT.
+    Connect(Connect),
+    /// CONNACK.
+    ConnAck(ConnAck),
+    /// PUBLISH.
+    Publish(Publish),
+    /// PUBACK.
+    PubAck(PubAck),
+    /// PUBREC.
+    PubRec(PubRec),
+    /// PUBREL.
+    PubRel(PubRel),
+    /// PUBCOMP.
+    PubComp(PubComp),
+    /// SUBSCRIBE.
+    Subscribe(Subscribe),
+    /// SUBACK.
+    SubAck(SubAck),
+    /// UNSUBSCRIBE.
+    Unsubscribe(Unsubscribe),
+    /// UNSUBACK.
+    UnsubAck(UnsubAck),
+    /// PINGREQ.
+    PingReq,
+    /// PINGRESP.
+    PingResp,
+    /// DISCONNECT.
+    Disconnect(Disconnect),
+    /// AUTH (MQTT 5.0 only).
+    Auth(Auth),
+}
+
+/// What every packet struct provides to the shared framing code.
+pub(crate) trait Body {
+    const TYPE: PacketType;
+
+    /// The four flag bits of the fixed header.
+    fn flags(&self) -> u8 {
+        Self::TYPE.fixed_flags()
+    }
+
+    /// Writes the variable header and payload. Run once with a [`Counter`] to size the
+    /// fixed header, then with a [`Writer`].
+    fn write<S: Sink>(&self, version: ProtocolVersion, s: &mut S) -> Result<(), EncodeError>;
+
+    fn read(flags: u8, r: &mut Reader) -> Result<Self, DecodeError>
+    where
+        Self: Sized;
+}
+
+/// Size of the variable header and payload, checked against the largest remaining length.
+fn remaining_len<P: Body>(p: &P, version: ProtocolVersion) -> Result<usize, EncodeError> {
+    let mut c = Counter::default();
+    p.write(version, &mut c)?;
+    if c.0 > crate::codec::MAX_VAR_INT as usize {
+        return Err(EncodeError::PacketTooLarge);
+    }
+    Ok(c.0)
+}
+
+pub(crate) fn encoded_len<P: Body>(p: &P, version: ProtocolVersion) -> Result<usize, EncodeError> {
+    let rem = remaining_len(p, version)?;
+    Ok(1 + var_int_len(rem as u32) + rem)
+}
+
+/// Writes the fixed header for a body of `rem` bytes, checking the buffer's free space for
+/// `total` bytes first so that no write can panic.
+fn write_fixed_header<P: Body, B: BufMut + ?Sized>(
+    p: &P,
+    rem: usize,
+    total: usize,
+    buf: &mut B,
+) -> Result<(), EncodeError> {
+    if buf.remaining_mut() < total {
+        return Err(EncodeError::BufferTooSmall {
+            needed: total,
+            available: buf.remaining_mut(),
+        });
+    }
+    let mut w = Writer(buf);
+    w.put_u8(((P::TYPE as u8) << 4) | p.flags());
+    w.put_var_int(rem as u32)
+}
+
+pub(crate) fn encode<P: Body, B: BufMut + ?Sized>(
+    p: &P,
+    version: ProtocolVersion,
+    buf: &mut B,
+) -> Result<usize, EncodeError> {
+    let rem = remaining_len(p, version)?;
+    let total = 1 + var_int_len(rem as u32) + rem;
+    write_fixed_header(p, rem, total, buf)?;
+    p.write(version, &mut Writer(buf))?;
+    Ok(total)
+}
+
+macro_rules! impl_encode {
+    ($($ty:ident),*) => {$(
+        impl $ty {
+            /// Appends the encoded packet to `buf`, returning the number of bytes written.
+            ///
+            /// # Errors
+            /// An [`EncodeError`] if the packet holds something `version` cannot carry, or
+            /// `buf` lacks room (nothing is written then).
+            pub fn encode<B: BufMut + ?Sized>(
+                &self,
+                version: ProtocolVersion,
+                buf: &mut B,
+            ) -> Result<usize, EncodeError> {
+                encode(self, version, buf)
+            }
+
+            /// The number of bytes [`Self::encode`] writes, computed by the same code.
+            ///
+            /// # Errors
+            /// The same errors as [`Self::encode`], but for buffer space.
+            pub fn encoded_len(&self, version: ProtocolVersion) -> Result<usize, EncodeError> {
+                encoded_len(self, version)
+            }
+        }
+    )*};
+}
+
+impl_encode!(
+    Connect,
+    ConnAck,
+    Publish,
+    PubAck,
+    PubRec,
+    PubRel,
+    PubComp,
+    Subscribe,
+    SubAck,
+    Unsubscribe,
+    UnsubAck,
+    Disconnect,
+    Auth
+);
+
+macro_rules! empty_body {
+    ($($name:ident = $ty:ident),*) => {$(
+        /// PINGREQ and PINGRESP have no variable header and no payload.
+        struct $name;
+
+        impl Body for $name {
+            const TYPE: PacketType = PacketType::$ty;
+            fn write<S: Sink>(&self, _: ProtocolVersion, _: &mut S) -> Result<(), EncodeError> {
+                Ok(())
+            }
+            fn read(_: u8, r: &mut Reader) -> Result<Self, DecodeError> {
+                r.finish()?;
+                Ok(Self)
+            }
+        }
+    )*};
+}
+
+empty_body!(PingReqBody = PingReq, PingRespBody = PingResp);
+
+macro_rules! dispatch {
+    ($self:expr, $p:ident => $e:expr) => {
+        match $self {
+            Packet::Connect($p) => $e,
+            Packet::ConnAck($p) => $e,
+            Packet::Publish($p) => $e,
+            Packet::PubAck($p) => $e,
+            Packet::PubRec($p) => $e,
+            Packet::PubRel($p) => $e,
+            Packet::PubComp($p) => $e,
+            Packet::Subscribe($p) => $e,
+            Packet::SubAck($p) => $e,
+            Packet::Unsubscribe($p) => $e,
+            Packet::UnsubAck($p) => $e,
+            Packet::PingReq => {
+                let $p = &PingReqBody;
+                $e
+            }
+            Packet::PingResp => {
+                let $p = &PingRespBody;
+                $e
+            }
+            Packet::Disconnect($p) => $e,
+            Packet::Auth($p) => $e,
+        }
+    };
+}
+
+impl Packet {
+    /// The packet's type.
+    #[must_use]
+    pub const fn packet_type(&self) -> PacketType {
+        match self {
+            Self::Connect(_) => PacketType::Connect,
+            Self::ConnAck(_) => PacketType::ConnAck,
+            Self::Publish(_) => PacketType::Publish,
+            Self::PubAck(_) => PacketType::PubAck,
+            Self::PubRec(_) => PacketType::PubRec,
+            Self::PubRel(_) => PacketType::PubRel,
+            Self::PubComp(_) => PacketType::PubComp,
+            Self::Subscribe(_) => PacketType::Subscribe,
+            Self::SubAck(_) => PacketType::SubAck,
+            Self::Unsubscribe(_) => PacketType::Unsubscribe,
+            Self::UnsubAck(_) => PacketType::UnsubAck,
+            Self::PingReq => PacketType::PingReq,
+            Self::PingResp => PacketType::PingResp,
+            Self::Disconnect(_) => PacketType::Disconnect,
+            Self::Auth(_) => PacketType::Auth,
+        }
+    }
+
+    /// Appends the encoded packet to `buf`, returning the number of bytes written.
+    ///
+    /// A CONNECT is encoded for its own `protocol`; every other packet for `version`.
+    ///
+    /// ```
+    /// use mqtt_proto::{Packet, ProtocolVersion};
+    /// let mut buf = Vec::new();
+    /// Packet::PingReq.encode(ProtocolVersion::V3_1_1, &mut buf).unwrap();
+    /// assert_eq!(buf, [0xC0, 0x00]);
+    /// ```
+    ///
+    /// # Errors
+    /// An [`EncodeError`] if the packet holds a field that `version` does not have, a value
+    /// out of range, or `buf` lacks room (nothing is written then).
+    pub fn encode<B: BufMut + ?Sized>(
+        &self,
+        version: ProtocolVersion,
+        buf: &mut B,
+    ) -> Result<usize, EncodeError> {
+        dispatch!(self, p => encode(p, version, buf))
+    }
+
+    /// The number of bytes [`Packet::encode`] writes, computed by the same code.
+    ///
+    /// # Errors
+    /// The same errors as [`Packet::encode`], but for buffer space.
+    pub fn encoded_len(&self, version: ProtocolVersion) -> Result<usize, EncodeError> {
+        dispatch!(self, p => encoded_len(p, version))
+    }
+
+    /// Decodes the variable header and payload of a packet whose fixed header has been read.
+    pub(crate) fn read(
+        first_byte: u8,
+        body: Bytes,
+        version: ProtocolVersion,
+        strict_strings: bool,
+    ) -> Result<Self, DecodeError> {
+        let kind = first_byte >> 4;
+        let flags = first_byte & 0x0F;
+        let ty = PacketType::from_u8(kind).ok_or(DecodeError::ReservedPacketType(kind))?;
+        if ty == PacketType::Auth && !version.is_v5() {
+            return Err(DecodeError::ReservedPacketType(kind));
+        }
+        if ty != PacketType::Publish && !fixed_flags_ok(ty, flags, version) {
+            return Err(DecodeError::InvalidFlags { packet: ty, flags });
+        }
+        let r = &mut Reader::new(body, version, strict_strings);
+        Ok(match ty {
+            PacketType::Connect => Self::Connect(Connect::read(flags, r)?),
+            PacketType::ConnAck => Self::ConnAck(ConnAck::read(flags, r)?),
+            PacketType::Publish => Self::Publish(Publish::read(flags, r)?),
+            PacketType::PubAck => Self::PubAck(PubAck::read(flags, r)?),
+            PacketType::PubRec => Self::PubRec(PubRec::read(flags, r)?),
+            PacketType::PubRel => Self::PubRel(PubRel::read(flags, r)?),
+            PacketType::PubComp => Self::PubComp(PubComp::read(flags, r)?),
+            PacketType::Subscribe => Self::Subscribe(Subscribe::read(flags, r)?),
+            PacketType::SubAck => Self::SubAck(SubAck::read(flags, r)?),
+            PacketType::Unsubscribe => Self::Unsubscribe(Unsubscribe::read(flags, r)?),
+            PacketType::UnsubAck => Self::UnsubAck(UnsubAck::read(flags, r)?),
+            PacketType::PingReq => {
+                PingReqBody::read(flags, r)?;
+                Self::PingReq
+            }
+            PacketType::PingResp => {
+                PingRespBody::read(flags, r)?;
+                Self::PingResp
+            }
+            PacketType::Disconnect => Self::Disconnect(Disconnect::read(flags, r)?),
+            PacketType::Auth => Self::Auth(Auth::read(flags, r)?),
+        })
+    }
+}
+
+/// [MQTT-2.1.3-1]: reserved flag bits hold exactly the listed values. MQTT 3.1 let a
+/// client set DUP on a retransmitted PUBREL, SUBSCRIBE or UNSUBSCRIBE, so 3.1 accepts it.
+fn fixed_flags_ok(ty: PacketType, flags: u8, version: ProtocolVersion) -> bool {
+    let expected = ty.fixed_flags();
+    flags == expected
+        || (version == ProtocolVersion::V3_1 && expected != 0 && flags == expected | 0b1000)
+}
+
+macro_rules! packet_from {
+    ($($ty:ident),*) => {$(
+        impl From<$ty> for Packet {
+            fn from(p: $ty) -> Self {
+                Self::$ty(p)
+            }
+        }
+    )*};
+}
+
+packet_from!(
+    Connect,
+    ConnAck,
+    Publish,
+    PubAck,
+    PubRec,
+    PubRel,
+    PubComp,
+    Subscribe,
+    SubAck,
+    Unsubscribe,
+    UnsubAck,
+    Disconnect,
+    Auth
+);

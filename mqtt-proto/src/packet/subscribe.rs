@@ -1,0 +1,147 @@
+//! SUBSCRIBE (MQTT 5.0 section 3.8, MQTT 3.1.1 section 3.8).
+
+use super::{Body, PacketType};
+use crate::codec::{Reader, Sink};
+use crate::property::{SubscribeProperties, write_list};
+use crate::{DecodeError, EncodeError, PacketId, ProtocolVersion, QoS, TopicFilter};
+
+/// Whether retained messages are sent when a subscription is made (MQTT 5.0 section
+/// 3.8.3.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum RetainHandling {
+    /// 0: send retained messages at the time of the subscribe.
+    #[default]
+    SendAtSubscribe = 0,
+    /// 1: send them only if the subscription did not exist.
+    SendAtSubscribeIfNew = 1,
+    /// 2: do not send them.
+    DoNotSend = 2,
+}
+
+/// The options byte of one subscription.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct SubscriptionOptions {
+    /// Maximum QoS the server may deliver with on this subscription.
+    pub qos: QoS,
+    /// 5.0: do not send the client's own publications back to it.
+    pub no_local: bool,
+    /// 5.0: keep the RETAIN flag of forwarded messages as published.
+    pub retain_as_published: bool,
+    /// 5.0: when to send retained messages.
+    pub retain_handling: RetainHandling,
+}
+
+impl SubscriptionOptions {
+    /// Options with a maximum QoS and 3.x-compatible defaults.
+    #[must_use]
+    pub fn new(qos: QoS) -> Self {
+        Self {
+            qos,
+            ..Self::default()
+        }
+    }
+
+    fn to_byte(self, version: ProtocolVersion) -> Result<u8, EncodeError> {
+        let v5_bits = u8::from(self.no_local) << 2
+            | u8::from(self.retain_as_published) << 3
+            | (self.retain_handling as u8) << 4;
+        if v5_bits != 0 && !version.is_v5() {
+            return Err(EncodeError::NotInVersion {
+                field: "subscription options other than QoS",
+                version,
+            });
+        }
+        Ok(self.qos.as_u8() | v5_bits)
+    }
+
+    fn from_byte(b: u8, version: ProtocolVersion) -> Result<Self, DecodeError> {
+        let invalid = DecodeError::InvalidSubscriptionOptions(b);
+        // [MQTT-3.8.3-5] (5.0): bits 6 and 7 are reserved. 3.1.1 [MQTT-3-8.3-4]: bits 2-7.
+        let reserved = if version.is_v5() {
+            0b1100_0000
+        } else {
+            0b1111_1100
+        };
+        if b & reserved != 0 {
+            return Err(invalid);
+        }
+        let qos = QoS::from_u8(b & 0b11).ok_or(invalid.clone())?;
+        let retain_handling = match (b >> 4) & 0b11 {
+            0 => RetainHandling::SendAtSubscribe,
+            1 => RetainHandling::SendAtSubscribeIfNew,
+            2 => RetainHandling::DoNotSend,
+            _ => return Err(invalid),
+        };
+        Ok(Self {
+            qos,
+            no_local: b & 0b0100 != 0,
+            retain_as_published: b & 0b1000 != 0,
+            retain_handling,
+        })
+    }
+}
+
+/// A request to create or replace subscriptions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Subscribe {
+    /// Packet identifier, echoed in the SUBACK.
+    pub packet_id: PacketId,
+    /// SUBSCRIBE properties (5.0 only).
+    pub properties: SubscribeProperties,
+    /// At least one topic filter with its options.
+    pub filters: Vec<(TopicFilter, SubscriptionOptions)>,
+}
+
+impl Body for Subscribe {
+    const TYPE: PacketType = PacketType::Subscribe;
+
+    fn write<S: Sink>(&self, version: ProtocolVersion, s: &mut S) -> Result<(), EncodeError> {
+        if self.filters.is_empty() {
+            return Err(EncodeError::Empty(Self::TYPE));
+        }
+        s.put_u16(self.packet_id.get());
+        if version.is_v5() {
+            write_list(s, &self.properties)?;
+        } else if !self.properties.is_empty() {
+            return Err(EncodeError::NotInVersion {
+                field: "SUBSCRIBE properties",
+                version,
+            });
+        }
+        for (filter, options) in &self.filters {
+            s.put_string(filter.as_mqtt_str());
+            s.put_u8(options.to_byte(version)?);
+        }
+        Ok(())
+    }
+
+    fn read(_: u8, r: &mut Reader) -> Result<Self, DecodeError> {
+        let packet_id = r.packet_id()?;
+        let properties = if r.version.is_v5() {
+            SubscribeProperties::read(r)?
+        } else {
+            SubscribeProperties::default()
+        };
+        // Grows only with entries actually present: never sized from a claimed count.
+        let mut filters = Vec::new();
+        while !r.is_empty() {
+            let filter = TopicFilter::from_bytes(r.binary()?, r.strict_strings)
+                .map_err(DecodeError::InvalidTopicFilter)?;
+            let options = SubscriptionOptions::from_byte(r.u8()?, r.version)?;
+            // [MQTT-3.8.3-4] (5.0): No Local on a shared subscription is a Protocol Error.
+            if options.no_local && filter.is_shared() {
+                return Err(DecodeError::NoLocalOnSharedSubscription);
+            }
+            filters.push((filter, options));
+        }
+        // [MQTT-3.8.3-2] (5.0) / [MQTT-3.8.3-3] (3.1.1): at least one filter.
+        if filters.is_empty() {
+            return Err(DecodeError::NoTopicFilters(Self::TYPE));
+        }
+        Ok(Self {
+            packet_id,
+            properties,
+            filters,
+        })
+    }
+}

@@ -1,0 +1,157 @@
+use super::*;
+
+fn filter(s: &str) -> Result<TopicFilter, TopicError> {
+    TopicFilter::try_from(s)
+}
+
+fn name(s: &str) -> Result<TopicName, TopicError> {
+    TopicName::try_from(s)
+}
+
+#[test]
+fn empty_topics_are_invalid_mqtt_4_7_3_1() {
+    assert_eq!(name(""), Err(TopicError::Empty));
+    assert_eq!(filter(""), Err(TopicError::Empty));
+}
+
+#[test]
+fn topic_names_have_no_wildcards_mqtt_3_3_2_2() {
+    // [MQTT-3.3.2-2] / [MQTT-4.7.0-1]
+    for bad in ["a/+", "a/#", "+", "#", "a+b", "a#b"] {
+        assert_eq!(name(bad), Err(TopicError::WildcardInName), "{bad}");
+    }
+    for ok in [
+        "a",
+        "/",
+        "a//b",
+        "/finance",
+        "$SYS/broker/uptime",
+        "sport/tennis player1",
+    ] {
+        assert!(name(ok).is_ok(), "{ok}");
+    }
+}
+
+#[test]
+fn multi_level_wildcard_rules_mqtt_4_7_1_2() {
+    // Spec examples (section 4.7.1.2): "sport/tennis/#", "#" and "sport/#" are valid;
+    // "sport/tennis#" and "sport/tennis/#/ranking" are not.
+    for ok in ["#", "sport/#", "sport/tennis/#", "/#", "+/#"] {
+        assert!(filter(ok).is_ok(), "{ok}");
+    }
+    for bad in [
+        "sport/tennis#",
+        "sport/tennis/#/ranking",
+        "##",
+        "#/",
+        "a/#b",
+    ] {
+        assert_eq!(
+            filter(bad),
+            Err(TopicError::InvalidMultiLevelWildcard),
+            "{bad}"
+        );
+    }
+}
+
+#[test]
+fn single_level_wildcard_rules_mqtt_4_7_1_3() {
+    // Spec examples (section 4.7.1.3): "+", "+/tennis/#" and "sport/+/player1" are valid,
+    // "sport+" is not.
+    for ok in ["+", "+/tennis/#", "sport/+/player1", "+/+", "/+"] {
+        assert!(filter(ok).is_ok(), "{ok}");
+    }
+    for bad in ["sport+", "+a", "a/b+/c", "++"] {
+        assert_eq!(
+            filter(bad),
+            Err(TopicError::InvalidSingleLevelWildcard),
+            "{bad}"
+        );
+    }
+}
+
+#[test]
+fn multi_level_wildcard_matching_mqtt_4_7_1_2() {
+    let f = filter("sport/tennis/player1/#").unwrap();
+    assert!(f.matches("sport/tennis/player1"));
+    assert!(f.matches("sport/tennis/player1/ranking"));
+    assert!(f.matches("sport/tennis/player1/score/wimbledon"));
+    assert!(!f.matches("sport/tennis/player2"));
+    // "sport/#" also matches the singular "sport", since # includes the parent level.
+    assert!(filter("sport/#").unwrap().matches("sport"));
+    assert!(filter("#").unwrap().matches("a/b/c"));
+}
+
+#[test]
+fn single_level_wildcard_matching_mqtt_4_7_1_3() {
+    let f = filter("sport/tennis/+").unwrap();
+    assert!(f.matches("sport/tennis/player1"));
+    assert!(f.matches("sport/tennis/player2"));
+    assert!(!f.matches("sport/tennis/player1/ranking"));
+    // "sport/+" does not match "sport" but does match "sport/".
+    assert!(!filter("sport/+").unwrap().matches("sport"));
+    assert!(filter("sport/+").unwrap().matches("sport/"));
+    // "+/+" and "/+" match "/finance"; "+" does not.
+    assert!(filter("+/+").unwrap().matches("/finance"));
+    assert!(filter("/+").unwrap().matches("/finance"));
+    assert!(!filter("+").unwrap().matches("/finance"));
+}
+
+#[test]
+fn dollar_topics_are_not_matched_by_leading_wildcards_mqtt_4_7_2_1() {
+    // [MQTT-4.7.2-1]
+    assert!(!filter("#").unwrap().matches("$SYS/broker/uptime"));
+    assert!(
+        !filter("+/monitor/Clients")
+            .unwrap()
+            .matches("$SYS/monitor/Clients")
+    );
+    assert!(filter("$SYS/#").unwrap().matches("$SYS/monitor/Clients"));
+    assert!(
+        filter("$SYS/monitor/+")
+            .unwrap()
+            .matches("$SYS/monitor/Clients")
+    );
+    assert!(!filter("$share/g/#").unwrap().matches("$SYS/x"));
+}
+
+#[test]
+fn topic_matching_is_case_and_space_sensitive() {
+    // Section 4.7.3: levels compare exactly; "ACCOUNTS" and "Accounts" differ, spaces count.
+    assert!(!filter("ACCOUNTS").unwrap().matches("Accounts"));
+    assert!(
+        filter("Accounts payable")
+            .unwrap()
+            .matches("Accounts payable")
+    );
+    assert!(!filter("a/b").unwrap().matches("a/b/"));
+    assert!(!filter("a/b/").unwrap().matches("a/b"));
+}
+
+#[test]
+fn shared_subscriptions_mqtt_4_8_2_1() {
+    let f = filter("$share/consumer1/sport/tennis/+").unwrap();
+    assert!(f.is_shared());
+    assert_eq!(f.share_group(), Some("consumer1"));
+    assert_eq!(f.filter(), "sport/tennis/+");
+    assert!(f.matches("sport/tennis/x"));
+    assert_eq!(
+        filter("$share/consumer1//finance").unwrap().filter(),
+        "/finance"
+    );
+    // [MQTT-4.8.2-1]: a ShareName of at least one character, then '/', then a filter.
+    // [MQTT-4.8.2-2]: the ShareName has no '/', '+' or '#'.
+    for bad in [
+        "$share//x",
+        "$share/g",
+        "$share/g/",
+        "$share/g+/x",
+        "$share/#/x",
+        "$share/g/a#",
+    ] {
+        assert!(filter(bad).is_err(), "{bad}");
+    }
+    // Not shared: "$share" alone, and "$shared/..." are ordinary filters.
+    assert!(!filter("$share").unwrap().is_shared());
+    assert!(!filter("$shared/x").unwrap().is_shared());
+}
