@@ -42,6 +42,9 @@ impl QoS {
 pub struct PacketId(NonZeroU16);
 
 impl PacketId {
+    /// Identifier 1, where allocation starts.
+    pub const MIN: Self = Self(NonZeroU16::MIN);
+
     /// The identifier for a wire value; `None` for zero.
     ///
     /// ```

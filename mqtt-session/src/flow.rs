@@ -1,0 +1,503 @@
+//! The publish flows both connection types share: QoS 1 and 2 handshakes in both
+//! directions, packet identifiers, receive maximum, topic aliases, maximum packet size and
+//! message expiry.
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+use mqtt_proto::{
+    AckProperties, Packet, ProtocolVersion, PubAck, PubComp, PubRec, PubRel, Publish, QoS, QoSPid,
+    ReasonCode, TopicName,
+};
+
+use crate::alias::{InboundAliases, OutboundAliases};
+use crate::state::{Inflight, MessageId, OutgoingMessage, Queued, SessionState};
+use crate::transmit::TxQueue;
+use crate::{Error, Violation};
+
+/// What the flows report to the connection that owns them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum FlowEvent {
+    /// An application message from the peer, delivered once per the QoS rules.
+    Message(Publish),
+    /// An outgoing QoS 1 or 2 publication finished: PUBACK, PUBCOMP, or PUBREC with an
+    /// error code.
+    Delivered {
+        id: MessageId,
+        reason_code: ReasonCode,
+    },
+    /// An outgoing message was not sent.
+    Dropped {
+        id: MessageId,
+        topic: TopicName,
+        why: DropReason,
+    },
+}
+
+/// Why an outgoing message was discarded instead of sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DropReason {
+    /// Its message expiry interval passed while it waited [MQTT-3.3.2-5].
+    Expired,
+    /// It is larger than the peer's Maximum Packet Size [MQTT-3.1.2-25] [MQTT-3.2.2-15].
+    TooLarge,
+    /// The queue of messages waiting for the peer was full.
+    QueueFull,
+}
+
+/// Limits of the flows, negotiated at connect time.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct FlowLimits {
+    /// How many of our QoS 1/2 publications may be unacknowledged (the peer's Receive
+    /// Maximum, or our window for 3.x).
+    pub(crate) send_window: u16,
+    /// Largest packet the peer accepts.
+    pub(crate) peer_max_packet: u32,
+    /// How many of the peer's QoS 1/2 publications we accept unacknowledged (5.0).
+    pub(crate) receive_maximum: u16,
+    /// Highest topic alias the peer may use towards us.
+    pub(crate) inbound_alias_max: u16,
+    /// Highest topic alias we may use towards the peer (0 = none).
+    pub(crate) outbound_alias_max: u16,
+    /// Most messages queued behind the send window.
+    pub(crate) max_queued: usize,
+}
+
+impl Default for FlowLimits {
+    fn default() -> Self {
+        Self {
+            send_window: u16::MAX,
+            peer_max_packet: mqtt_proto::DecodeOptions::MAX_PACKET_SIZE,
+            receive_maximum: u16::MAX,
+            inbound_alias_max: 0,
+            outbound_alias_max: 0,
+            max_queued: usize::MAX,
+        }
+    }
+}
+
+pub(crate) struct Flows {
+    pub(crate) version: ProtocolVersion,
+    pub(crate) limits: FlowLimits,
+    pub(crate) state: SessionState,
+    /// Incoming QoS 1/2 publications handed to the application and not yet acknowledged by
+    /// it, in arrival order.
+    unacked_in: Vec<(mqtt_proto::PacketId, QoS)>,
+    /// Acknowledge incoming publications as soon as they are delivered.
+    pub(crate) auto_ack: bool,
+    aliases_in: InboundAliases,
+    pub(crate) aliases_out: OutboundAliases,
+    /// Packet identifiers of SUBSCRIBE and UNSUBSCRIBE awaiting acknowledgement.
+    pub(crate) other_ids_in_use: Vec<mqtt_proto::PacketId>,
+    pub(crate) events: VecDeque<FlowEvent>,
+}
+
+impl Flows {
+    pub(crate) fn new(version: ProtocolVersion, state: SessionState, auto_ack: bool) -> Self {
+        Self {
+            version,
+            limits: FlowLimits::default(),
+            state,
+            unacked_in: Vec::new(),
+            auto_ack,
+            aliases_in: InboundAliases::default(),
+            aliases_out: OutboundAliases::default(),
+            other_ids_in_use: Vec::new(),
+            events: VecDeque::new(),
+        }
+    }
+
+    /// Applies negotiated limits; aliases start empty on every connection [MQTT-3.3.2-7].
+    pub(crate) fn set_limits(&mut self, limits: FlowLimits, lru_aliases: bool) {
+        self.limits = limits;
+        self.aliases_in = InboundAliases::new(limits.inbound_alias_max);
+        self.aliases_out = OutboundAliases::new(if lru_aliases {
+            limits.outbound_alias_max
+        } else {
+            0
+        });
+    }
+
+    fn send(&self, tx: &mut TxQueue, packet: Packet) -> Result<(), Error> {
+        tx.push(self.version, &packet).map_err(Error::Encode)
+    }
+
+    /// Sends an acknowledgement, leaving out its properties if they would make it larger
+    /// than the peer accepts (MQTT 5.0 sections 3.4.2.2.2 and 3.4.2.2.3).
+    fn send_ack(&self, tx: &mut TxQueue, mut packet: Packet) -> Result<(), Error> {
+        let too_big = packet
+            .encoded_len(self.version)
+            .is_ok_and(|n| n > self.limits.peer_max_packet as usize);
+        if too_big {
+            match &mut packet {
+                Packet::PubAck(p) => p.properties = AckProperties::default(),
+                Packet::PubRec(p) => p.properties = AckProperties::default(),
+                Packet::PubRel(p) => p.properties = AckProperties::default(),
+                Packet::PubComp(p) => p.properties = AckProperties::default(),
+                _ => {}
+            }
+        }
+        self.send(tx, packet)
+    }
+
+    /// How many incoming QoS 1/2 publications are unacknowledged towards the peer.
+    fn receiving(&self) -> usize {
+        let qos1 = self
+            .unacked_in
+            .iter()
+            .filter(|(_, q)| *q == QoS::AtLeastOnce)
+            .count();
+        qos1 + self.state.incoming_qos2.len()
+    }
+
+    pub(crate) fn on_publish(&mut self, tx: &mut TxQueue, mut p: Publish) -> Result<(), Violation> {
+        self.resolve_alias(&mut p)?;
+        match p.qos_pid {
+            QoSPid::AtMostOnce => {}
+            QoSPid::AtLeastOnce(id) => {
+                self.check_receive_maximum()?;
+                self.unacked_in.push((id, QoS::AtLeastOnce));
+            }
+            QoSPid::ExactlyOnce(id) => {
+                if self.state.incoming_qos2.contains(&id) {
+                    // A resend of a publication already delivered: PUBREC again (once the
+                    // application acknowledged it), never a second delivery [MQTT-4.3.3-9].
+                    if !self.unacked_in.iter().any(|(u, _)| *u == id) {
+                        self.send_ack(tx, PubRec::new(id).into())
+                            .map_err(Violation::local)?;
+                    }
+                    return Ok(());
+                }
+                self.check_receive_maximum()?;
+                self.state.incoming_qos2.push(id);
+                self.unacked_in.push((id, QoS::ExactlyOnce));
+            }
+        }
+        let id = p.packet_id();
+        self.events.push_back(FlowEvent::Message(p));
+        if let (Some(id), true) = (id, self.auto_ack) {
+            self.acknowledge(tx, id, ReasonCode::Success)
+                .map_err(Violation::local)?;
+        }
+        Ok(())
+    }
+
+    fn check_receive_maximum(&self) -> Result<(), Violation> {
+        // Only 5.0 has a Receive Maximum for the peer to exceed [MQTT-3.3.4-9].
+        if self.version.is_v5() && self.receiving() >= usize::from(self.limits.receive_maximum) {
+            return Err(Violation::new(
+                ReasonCode::ReceiveMaximumExceeded,
+                "more unacknowledged QoS 1/2 PUBLISH than the Receive Maximum",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Replaces a topic alias by its topic, or records a new alias [MQTT-3.3.2-12].
+    fn resolve_alias(&mut self, p: &mut Publish) -> Result<(), Violation> {
+        let Some(alias) = p.properties.topic_alias.take() else {
+            return Ok(());
+        };
+        match p.topic.clone() {
+            Some(topic) => self.aliases_in.set(alias, topic)?,
+            None => p.topic = Some(self.aliases_in.get(alias)?),
+        }
+        Ok(())
+    }
+
+    /// The application has processed incoming publication `id`: send PUBACK or PUBREC.
+    pub(crate) fn acknowledge(
+        &mut self,
+        tx: &mut TxQueue,
+        id: mqtt_proto::PacketId,
+        reason_code: ReasonCode,
+    ) -> Result<(), Error> {
+        let pos = self
+            .unacked_in
+            .iter()
+            .position(|(u, _)| *u == id)
+            .ok_or(Error::UnknownPacketId(id))?;
+        let (_, qos) = self.unacked_in.remove(pos);
+        let reason_code = if self.version.is_v5() {
+            reason_code
+        } else {
+            ReasonCode::Success
+        };
+        if qos == QoS::AtLeastOnce {
+            let mut ack = PubAck::new(id);
+            ack.reason_code = reason_code;
+            self.send_ack(tx, ack.into())
+        } else {
+            // A PUBREC with an error code ends the exchange: the identifier is free.
+            if reason_code.is_error() {
+                self.state.incoming_qos2.retain(|&u| u != id);
+            }
+            let mut rec = PubRec::new(id);
+            rec.reason_code = reason_code;
+            self.send_ack(tx, rec.into())
+        }
+    }
+
+    pub(crate) fn on_pubrel(&mut self, tx: &mut TxQueue, p: PubRel) -> Result<(), Violation> {
+        let id = p.packet_id;
+        let mut comp = PubComp::new(id);
+        if self.unacked_in.iter().any(|(u, _)| *u == id) {
+            return Err(Violation::new(
+                ReasonCode::ProtocolError,
+                "PUBREL before PUBREC",
+            ));
+        }
+        match self.state.incoming_qos2.iter().position(|&u| u == id) {
+            Some(pos) => {
+                self.state.incoming_qos2.remove(pos);
+            }
+            // A PUBREL for an identifier we do not know: the exchange already ended, so
+            // answer PUBCOMP (5.0: with Packet Identifier not found).
+            None if self.version.is_v5() => comp.reason_code = ReasonCode::PacketIdentifierNotFound,
+            None => {}
+        }
+        self.send_ack(tx, comp.into()).map_err(Violation::local)
+    }
+
+    pub(crate) fn on_puback(
+        &mut self,
+        now: Instant,
+        tx: &mut TxQueue,
+        p: PubAck,
+    ) -> Result<(), Violation> {
+        let found = self.state.inflight.iter().position(|e| {
+            matches!(e, Inflight::Publish { publish, .. } if publish.qos_pid == QoSPid::AtLeastOnce(p.packet_id))
+        });
+        if let Some(entry) = found.and_then(|pos| self.state.inflight.remove(pos)) {
+            self.events.push_back(FlowEvent::Delivered {
+                id: entry.message_id(),
+                reason_code: p.reason_code,
+            });
+            self.fill_window(now, tx).map_err(Violation::local)?;
+        }
+        // An acknowledgement of nothing in flight (a late duplicate) is ignored.
+        Ok(())
+    }
+
+    pub(crate) fn on_pubrec(
+        &mut self,
+        now: Instant,
+        tx: &mut TxQueue,
+        p: PubRec,
+    ) -> Result<(), Violation> {
+        let id = p.packet_id;
+        let pos = self.state.inflight.iter().position(|e| match e {
+            Inflight::Publish { publish, .. } => publish.qos_pid == QoSPid::ExactlyOnce(id),
+            Inflight::Release { packet_id, .. } => *packet_id == id,
+        });
+        let mut rel = PubRel::new(id);
+        match pos.and_then(|pos| self.state.inflight.get_mut(pos).map(|e| (pos, e))) {
+            Some((pos, Inflight::Publish { id: message, .. })) if p.reason_code.is_error() => {
+                // The receiver refused the message: the exchange ends here.
+                let message = *message;
+                self.state.inflight.remove(pos);
+                self.events.push_back(FlowEvent::Delivered {
+                    id: message,
+                    reason_code: p.reason_code,
+                });
+                return self.fill_window(now, tx).map_err(Violation::local);
+            }
+            Some((_, entry)) => {
+                // Released: the message is dropped and only the PUBREL is kept for resending
+                // [MQTT-4.3.3-4]; a repeated PUBREC is answered with PUBREL again.
+                *entry = Inflight::Release {
+                    id: entry.message_id(),
+                    packet_id: id,
+                };
+            }
+            None if self.version.is_v5() => rel.reason_code = ReasonCode::PacketIdentifierNotFound,
+            None => {}
+        }
+        self.send_ack(tx, rel.into()).map_err(Violation::local)
+    }
+
+    pub(crate) fn on_pubcomp(
+        &mut self,
+        now: Instant,
+        tx: &mut TxQueue,
+        p: PubComp,
+    ) -> Result<(), Violation> {
+        let found = self.state.inflight.iter().position(
+            |e| matches!(e, Inflight::Release { packet_id, .. } if *packet_id == p.packet_id),
+        );
+        if let Some(entry) = found.and_then(|pos| self.state.inflight.remove(pos)) {
+            self.events.push_back(FlowEvent::Delivered {
+                id: entry.message_id(),
+                reason_code: p.reason_code,
+            });
+            self.fill_window(now, tx).map_err(Violation::local)?;
+        }
+        Ok(())
+    }
+
+    /// Queues a message to the peer. QoS 0 goes out at once; QoS 1 and 2 wait for room in
+    /// the send window, in order.
+    pub(crate) fn publish(
+        &mut self,
+        now: Instant,
+        tx: &mut TxQueue,
+        message: OutgoingMessage,
+    ) -> Result<MessageId, Error> {
+        if message.qos != QoS::AtMostOnce && self.state.queue.len() >= self.limits.max_queued {
+            return Err(Error::QueueFull);
+        }
+        let expires_at = message
+            .properties
+            .message_expiry_interval
+            .map(|s| now + Duration::from_secs(u64::from(s)));
+        let id = self.state.next_message_id();
+        let queued = Queued {
+            id,
+            message,
+            expires_at,
+        };
+        if queued.message.qos == QoS::AtMostOnce {
+            self.transmit(now, tx, queued, None)?;
+        } else {
+            self.state.queue.push_back(queued);
+            self.fill_window(now, tx)?;
+        }
+        Ok(id)
+    }
+
+    /// Sends queued QoS 1/2 messages while the peer's receive maximum allows.
+    pub(crate) fn fill_window(&mut self, now: Instant, tx: &mut TxQueue) -> Result<(), Error> {
+        while self.state.inflight.len() < usize::from(self.limits.send_window) {
+            let Some(queued) = self.state.queue.pop_front() else {
+                break;
+            };
+            let Some(id) = self.state.allocate_packet_id(&self.other_ids_in_use) else {
+                self.state.queue.push_front(queued);
+                break;
+            };
+            self.transmit(now, tx, queued, Some(id))?;
+        }
+        Ok(())
+    }
+
+    /// Builds the PUBLISH for a message, drops it if it expired or is too large for the
+    /// peer, records it in flight if it has an identifier, and encodes it.
+    fn transmit(
+        &mut self,
+        now: Instant,
+        tx: &mut TxQueue,
+        queued: Queued,
+        id: Option<mqtt_proto::PacketId>,
+    ) -> Result<(), Error> {
+        let Queued {
+            id: message_id,
+            message,
+            expires_at,
+        } = queued;
+        let mut properties = message.properties;
+        properties.topic_alias = None;
+        if let Some(at) = expires_at {
+            // The interval sent is what is left of it [MQTT-3.3.2-6], rounded up.
+            let left = at.saturating_duration_since(now);
+            if left.is_zero() {
+                self.events.push_back(FlowEvent::Dropped {
+                    id: message_id,
+                    topic: message.topic,
+                    why: DropReason::Expired,
+                });
+                return Ok(());
+            }
+            let secs = left.as_secs() + u64::from(left.subsec_nanos() > 0);
+            properties.message_expiry_interval = Some(u32::try_from(secs).unwrap_or(u32::MAX));
+        }
+        let qos_pid = match (message.qos, id) {
+            (QoS::AtLeastOnce, Some(id)) => QoSPid::AtLeastOnce(id),
+            (QoS::ExactlyOnce, Some(id)) => QoSPid::ExactlyOnce(id),
+            _ => QoSPid::AtMostOnce,
+        };
+        let publish = Publish {
+            dup: false,
+            qos_pid,
+            retain: message.retain,
+            topic: Some(message.topic),
+            properties,
+            payload: message.payload,
+        };
+        let len = publish.encoded_len(self.version).map_err(Error::Encode)?;
+        if len > self.limits.peer_max_packet as usize {
+            // [MQTT-3.1.2-25]: discard as if it had been sent.
+            if let Some(topic) = publish.topic {
+                self.events.push_back(FlowEvent::Dropped {
+                    id: message_id,
+                    topic,
+                    why: DropReason::TooLarge,
+                });
+            }
+            return Ok(());
+        }
+        self.encode_publish(tx, &publish)?;
+        if id.is_some() {
+            self.state.inflight.push_back(Inflight::Publish {
+                id: message_id,
+                publish,
+            });
+        }
+        Ok(())
+    }
+
+    /// Encodes a PUBLISH, substituting a topic alias when the policy has one.
+    fn encode_publish(&mut self, tx: &mut TxQueue, publish: &Publish) -> Result<(), Error> {
+        match publish
+            .topic
+            .as_ref()
+            .and_then(|t| self.aliases_out.lookup(t))
+        {
+            Some((alias, known)) => {
+                let mut aliased = publish.clone();
+                aliased.properties.topic_alias = Some(alias);
+                if known {
+                    aliased.topic = None;
+                }
+                tx.push_publish(self.version, &aliased)
+                    .map_err(Error::Encode)
+            }
+            None => tx
+                .push_publish(self.version, publish)
+                .map_err(Error::Encode),
+        }
+    }
+
+    /// On a resumed session: resend what is in flight, in order, PUBLISH with DUP set
+    /// [MQTT-4.4.0-1] [MQTT-3.3.1-1], then send what is queued.
+    pub(crate) fn resume(&mut self, now: Instant, tx: &mut TxQueue) -> Result<(), Error> {
+        let mut inflight = std::mem::take(&mut self.state.inflight);
+        let mut result = Ok(());
+        for entry in &mut inflight {
+            result = match entry {
+                Inflight::Publish { publish, .. } => {
+                    publish.dup = true;
+                    self.encode_publish(tx, publish)
+                }
+                Inflight::Release { packet_id, .. } => {
+                    self.send(tx, PubRel::new(*packet_id).into())
+                }
+            };
+            if result.is_err() {
+                break;
+            }
+        }
+        self.state.inflight = inflight;
+        result?;
+        // Acknowledgements the application owed on the old connection are lost with it;
+        // the peer resends those publications.
+        self.unacked_in.clear();
+        self.fill_window(now, tx)
+    }
+
+    /// Ends the connection's part: incoming publications not yet acknowledged are
+    /// forgotten (the peer resends them), except QoS 2 identifiers already delivered.
+    pub(crate) fn into_state(mut self) -> SessionState {
+        self.unacked_in.clear();
+        self.state
+    }
+}

@@ -1,0 +1,411 @@
+//! Script tests of `ServerConnection`: bytes in at `t0 + d`, exact bytes and events out.
+
+use std::time::{Duration, Instant};
+
+use bytes::BytesMut;
+use mqtt_proto::{PacketId, QoS, ReasonCode, SubAck, TopicName};
+use mqtt_session::{
+    Accept, CloseReason, OutgoingMessage, ServerConfig, ServerConnection, ServerEvent, SessionState,
+};
+
+fn hex(s: &str) -> Vec<u8> {
+    let s: String = s.split_whitespace().collect();
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+        .collect()
+}
+
+struct Script {
+    t0: Instant,
+    conn: ServerConnection,
+    inbuf: BytesMut,
+}
+
+impl Script {
+    fn new(config: ServerConfig) -> Self {
+        // Any instant serves as the origin; only offsets from it matter.
+        #[allow(clippy::disallowed_methods)]
+        let t0 = Instant::now();
+        Self {
+            t0,
+            conn: ServerConnection::new(t0, config),
+            inbuf: BytesMut::new(),
+        }
+    }
+
+    fn at(&self, ms: u64) -> Instant {
+        self.t0 + Duration::from_millis(ms)
+    }
+
+    /// Feeds hex bytes at `t0 + ms`.
+    fn input(&mut self, ms: u64, bytes: &str) {
+        self.inbuf.extend_from_slice(&hex(bytes));
+        let now = self.at(ms);
+        self.conn.handle_read(now, &mut self.inbuf);
+    }
+
+    /// Everything queued for writing.
+    fn output(&mut self) -> Vec<u8> {
+        let now = self.t0;
+        let mut out = Vec::new();
+        while let Some(chunk) = self.conn.poll_transmit(now) {
+            out.extend_from_slice(&chunk);
+        }
+        out
+    }
+
+    fn expect_output(&mut self, bytes: &str) {
+        assert_eq!(self.output(), hex(bytes), "bytes written");
+    }
+
+    fn events(&mut self) -> Vec<ServerEvent> {
+        std::iter::from_fn(|| self.conn.poll_event()).collect()
+    }
+
+    fn accept(&mut self, ms: u64, session_present: bool, session: SessionState) {
+        let connect = self.events();
+        assert!(
+            matches!(connect.as_slice(), [ServerEvent::Connect(_)]),
+            "{connect:?}"
+        );
+        let now = self.at(ms);
+        self.conn
+            .accept(
+                now,
+                Accept {
+                    session_present,
+                    session,
+                    ..Accept::default()
+                },
+            )
+            .unwrap();
+    }
+
+    fn closed(&mut self) -> CloseReason {
+        match self.events().pop() {
+            Some(ServerEvent::Closed { reason }) => reason,
+            other => panic!("expected Closed, got {other:?}"),
+        }
+    }
+}
+
+/// CONNECT v3.1.1, client id "c", clean session, keep alive 10 s.
+const CONNECT_V311: &str = "10 0d 00 04 4d515454 04 02 000a 0001 63";
+/// CONNECT v5, client id "c", clean start, keep alive 10 s, Receive Maximum 1.
+const CONNECT_V5_RM1: &str = "10 11 00 04 4d515454 05 02 000a 03 21 0001 0001 63";
+
+fn connected_v311() -> Script {
+    let mut s = Script::new(ServerConfig::default());
+    s.input(0, CONNECT_V311);
+    s.accept(0, false, SessionState::new());
+    s.expect_output("20 02 00 00");
+    s
+}
+
+#[test]
+fn connect_then_connack_v311() {
+    let mut s = Script::new(ServerConfig::default());
+    s.input(0, CONNECT_V311);
+    let events = s.events();
+    let [ServerEvent::Connect(c)] = events.as_slice() else {
+        panic!("{events:?}")
+    };
+    assert_eq!(c.client_id.as_str(), "c");
+    assert_eq!(c.keep_alive, 10);
+    // Nothing is sent before the answer.
+    s.expect_output("");
+    s.conn.accept(s.at(1), Accept::default()).unwrap();
+    s.expect_output("20 02 00 00");
+}
+
+#[test]
+fn packets_after_connect_wait_for_the_answer_mqtt_3_1_4_7() {
+    let mut s = Script::new(ServerConfig::default());
+    // CONNECT and PINGREQ in one read: the PINGREQ is not processed before accept.
+    s.input(0, &format!("{CONNECT_V311} c0 00"));
+    s.accept(0, false, SessionState::new());
+    s.expect_output("20 02 00 00");
+    s.input(1, "");
+    s.expect_output("d0 00");
+}
+
+#[test]
+fn first_packet_not_connect_closes_without_answer_mqtt_3_1_0_1() {
+    let mut s = Script::new(ServerConfig::default());
+    s.input(0, "c0 00");
+    s.expect_output("");
+    assert!(
+        matches!(s.closed(), CloseReason::Violation(v) if v.reason_code == ReasonCode::ProtocolError)
+    );
+}
+
+#[test]
+fn second_connect_is_a_protocol_violation_mqtt_3_1_0_2() {
+    let mut s = connected_v311();
+    s.input(1, CONNECT_V311);
+    // 3.1.1 has no DISCONNECT from the server: the connection just closes.
+    s.expect_output("");
+    assert!(matches!(s.closed(), CloseReason::Violation(_)));
+}
+
+#[test]
+fn unsupported_protocol_level_gets_connack_return_code_1_mqtt_3_1_2_2() {
+    let mut s = Script::new(ServerConfig::default());
+    s.input(0, "10 0d 00 04 4d515454 06 02 000a 0001 63");
+    s.expect_output("20 02 00 01");
+    assert!(matches!(s.closed(), CloseReason::Violation(_)));
+}
+
+#[test]
+fn empty_client_id_without_clean_session_is_refused_mqtt_3_1_3_8() {
+    let mut s = Script::new(ServerConfig::default());
+    s.input(0, "10 0c 00 04 4d515454 04 00 000a 0000");
+    s.expect_output("20 02 00 02");
+    assert_eq!(
+        s.closed(),
+        CloseReason::Refused(ReasonCode::ClientIdentifierNotValid)
+    );
+}
+
+#[test]
+fn qos1_publish_is_delivered_and_acknowledged() {
+    let mut s = connected_v311();
+    // PUBLISH QoS 1, topic "t", id 5, payload "x".
+    s.input(10, "32 06 0001 74 0005 78");
+    let events = s.events();
+    let [ServerEvent::Publish(p)] = events.as_slice() else {
+        panic!("{events:?}")
+    };
+    assert_eq!(&p.payload[..], b"x");
+    s.expect_output("40 02 0005");
+}
+
+#[test]
+fn qos2_publish_is_delivered_exactly_once_mqtt_4_3_3_9() {
+    let mut s = connected_v311();
+    s.input(10, "34 06 0001 74 0007 78");
+    assert_eq!(s.events().len(), 1);
+    s.expect_output("50 02 0007");
+    // The client did not see the PUBREC and resends with DUP: PUBREC again, no delivery.
+    s.input(20, "3c 06 0001 74 0007 78");
+    assert_eq!(s.events(), []);
+    s.expect_output("50 02 0007");
+    // PUBREL releases the identifier: PUBCOMP.
+    s.input(30, "62 02 0007");
+    s.expect_output("70 02 0007");
+    // A repeated PUBREL is answered with PUBCOMP again.
+    s.input(40, "62 02 0007");
+    s.expect_output("70 02 0007");
+    // After PUBCOMP the identifier names a new message [MQTT-4.3.3-11].
+    s.input(50, "34 06 0001 74 0007 79");
+    assert_eq!(s.events().len(), 1);
+    s.expect_output("50 02 0007");
+}
+
+#[test]
+fn pubrel_for_unknown_identifier_v5_gets_packet_identifier_not_found() {
+    let mut s = Script::new(ServerConfig::default());
+    s.input(0, CONNECT_V5_RM1);
+    s.accept(0, false, SessionState::new());
+    let connack = s.output();
+    assert_eq!(&connack[..4], &hex("20 0e 00 00")[..]);
+    s.input(1, "62 02 0009");
+    s.expect_output("70 03 0009 92");
+}
+
+#[test]
+fn keep_alive_expires_at_one_and_a_half_times_mqtt_3_1_2_24() {
+    let mut s = connected_v311();
+    // Last packet at t=2 s: the deadline is 2 s + 15 s.
+    s.input(2_000, "c0 00");
+    s.expect_output("d0 00");
+    assert_eq!(s.conn.poll_timeout(), Some(s.at(17_000)));
+    s.conn.handle_timeout(s.at(16_999));
+    assert_eq!(s.events(), []);
+    s.conn.handle_timeout(s.at(17_000));
+    let reason = s.closed();
+    assert_eq!(reason, CloseReason::KeepAliveTimeout);
+    assert!(reason.publishes_will());
+}
+
+#[test]
+fn keep_alive_timeout_sends_disconnect_0x8d_in_v5() {
+    let mut s = Script::new(ServerConfig::default());
+    s.input(0, CONNECT_V5_RM1);
+    s.accept(0, false, SessionState::new());
+    let _ = s.output();
+    s.conn.handle_timeout(s.at(15_000));
+    s.expect_output("e0 01 8d");
+    assert_eq!(s.closed(), CloseReason::KeepAliveTimeout);
+}
+
+#[test]
+fn connect_timeout_closes() {
+    let mut s = Script::new(ServerConfig::default());
+    s.conn.handle_timeout(s.at(10_000));
+    assert_eq!(s.closed(), CloseReason::ConnectTimeout);
+    assert!(!CloseReason::ConnectTimeout.publishes_will());
+}
+
+fn message(topic: &'static str, qos: QoS, payload: &'static str) -> OutgoingMessage {
+    OutgoingMessage::new(TopicName::from_static(topic), qos, payload)
+}
+
+#[test]
+fn receive_maximum_limits_messages_in_flight() {
+    let mut s = Script::new(ServerConfig::default());
+    s.input(0, CONNECT_V5_RM1);
+    s.accept(0, false, SessionState::new());
+    let _ = s.output();
+    let a = s
+        .conn
+        .publish(s.at(1), message("t", QoS::AtLeastOnce, "a"))
+        .unwrap();
+    let b = s
+        .conn
+        .publish(s.at(1), message("t", QoS::AtLeastOnce, "b"))
+        .unwrap();
+    // Only the first goes out: the client's Receive Maximum is 1.
+    s.expect_output("32 07 0001 74 0001 00 61");
+    s.input(2, "40 02 0001");
+    assert_eq!(
+        s.events(),
+        [ServerEvent::Delivered {
+            id: a,
+            reason_code: ReasonCode::Success
+        }]
+    );
+    s.expect_output("32 07 0001 74 0002 00 62");
+    s.input(3, "40 03 0002 10");
+    assert_eq!(
+        s.events(),
+        [ServerEvent::Delivered {
+            id: b,
+            reason_code: ReasonCode::NoMatchingSubscribers
+        }]
+    );
+}
+
+#[test]
+fn session_resumption_resends_in_order_with_dup_mqtt_4_4_0_1() {
+    let mut s = connected_v311();
+    s.conn
+        .publish(s.at(1), message("t", QoS::AtLeastOnce, "a"))
+        .unwrap();
+    s.conn
+        .publish(s.at(1), message("t", QoS::ExactlyOnce, "b"))
+        .unwrap();
+    s.expect_output("32 06 0001 74 0001 61  34 06 0001 74 0002 62");
+    // The QoS 2 message reaches PUBREC: PUBREL goes out and is lost with the connection.
+    s.input(2, "50 02 0002");
+    s.expect_output("62 02 0002");
+    s.conn.handle_transport_closed(s.at(3));
+    assert_eq!(s.closed(), CloseReason::TransportClosed);
+    let state = s.conn.take_session_state();
+    assert_eq!(state.inflight().count(), 2);
+
+    let mut s2 = Script::new(ServerConfig::default());
+    s2.input(0, "10 0d 00 04 4d515454 04 00 000a 0001 63");
+    s2.accept(0, true, state);
+    // CONNACK with session present, then the PUBLISH again with DUP, then the PUBREL.
+    s2.expect_output("20 02 01 00  3a 06 0001 74 0001 61  62 02 0002");
+    s2.input(1, "40 02 0001 70 02 0002");
+    assert_eq!(s2.events().len(), 2);
+    assert!(s2.conn.take_session_state().is_empty());
+}
+
+#[test]
+fn exceeding_receive_maximum_is_0x93_mqtt_3_3_4_9() {
+    let mut s = Script::new(ServerConfig {
+        receive_maximum: 1,
+        auto_ack: false,
+        ..ServerConfig::default()
+    });
+    s.input(0, "10 0e 00 04 4d515454 05 02 000a 00 0001 63");
+    s.accept(0, false, SessionState::new());
+    let _ = s.output();
+    s.input(1, "32 07 0001 74 0001 00 61");
+    assert_eq!(s.events().len(), 1);
+    s.input(2, "32 07 0001 74 0002 00 62");
+    s.expect_output("e0 01 93");
+    assert!(
+        matches!(s.closed(), CloseReason::Violation(v) if v.reason_code == ReasonCode::ReceiveMaximumExceeded)
+    );
+}
+
+#[test]
+fn topic_alias_is_resolved_and_an_invalid_one_is_0x94() {
+    let mut s = Script::new(ServerConfig {
+        topic_alias_maximum: 2,
+        ..ServerConfig::default()
+    });
+    s.input(0, "10 0e 00 04 4d515454 05 02 000a 00 0001 63");
+    s.accept(0, false, SessionState::new());
+    let _ = s.output();
+    // PUBLISH QoS 0 "t" with Topic Alias 1, then with an empty topic and alias 1.
+    s.input(1, "30 08 0001 74 03 2300 01 61");
+    s.input(2, "30 07 0000 03 2300 01 62");
+    let events = s.events();
+    let topics: Vec<_> = events
+        .iter()
+        .map(|e| match e {
+            ServerEvent::Publish(p) => p.topic.as_ref().unwrap().as_str().to_owned(),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(topics, ["t", "t"]);
+    // Alias 3 is above the maximum of 2.
+    s.input(3, "30 08 0001 74 03 2300 03 61");
+    s.expect_output("e0 01 94");
+    assert!(
+        matches!(s.closed(), CloseReason::Violation(v) if v.reason_code == ReasonCode::TopicAliasInvalid)
+    );
+}
+
+#[test]
+fn malformed_packet_closes_with_disconnect_0x81_in_v5() {
+    let mut s = Script::new(ServerConfig::default());
+    s.input(0, "10 0e 00 04 4d515454 05 02 000a 00 0001 63");
+    s.accept(0, false, SessionState::new());
+    let _ = s.output();
+    // PUBLISH with QoS 3.
+    s.input(1, "36 05 0001 74 0001");
+    s.expect_output("e0 01 81");
+    assert!(
+        matches!(s.closed(), CloseReason::Violation(v) if v.reason_code == ReasonCode::MalformedPacket)
+    );
+}
+
+#[test]
+fn client_disconnect_normal_suppresses_the_will_mqtt_3_14_4_3() {
+    let mut s = connected_v311();
+    s.input(1, "e0 00");
+    let reason = s.closed();
+    assert_eq!(reason, CloseReason::ClientDisconnect(ReasonCode::Success));
+    assert!(!reason.publishes_will());
+    assert!(CloseReason::ClientDisconnect(ReasonCode::DisconnectWithWill).publishes_will());
+    assert!(CloseReason::TransportClosed.publishes_will());
+}
+
+#[test]
+fn subscribe_is_handed_out_and_answered() {
+    let mut s = connected_v311();
+    s.input(1, "82 06 0003 0001 74 01");
+    let events = s.events();
+    let [ServerEvent::Subscribe(sub)] = events.as_slice() else {
+        panic!("{events:?}")
+    };
+    assert_eq!(sub.filters[0].0.as_str(), "t");
+    s.conn
+        .suback(
+            s.at(2),
+            SubAck {
+                packet_id: PacketId::new(3).unwrap(),
+                properties: Default::default(),
+                reason_codes: vec![ReasonCode::GrantedQoS1],
+            },
+        )
+        .unwrap();
+    s.expect_output("90 03 0003 01");
+}
