@@ -26,7 +26,7 @@ pub enum DecodeError {
         /// The limit in force.
         max: u32,
     },
-    /// Packet type 0, or AUTH (15) before MQTT 5.0 [MQTT-2.1.2].
+    /// Packet type 0, or AUTH (15) before MQTT 5.0 (section 2.1.2).
     #[error("packet type {0} is reserved")]
     ReservedPacketType(u8),
     /// The fixed header flags differ from the ones the packet type requires [MQTT-2.1.3-1].
@@ -85,6 +85,10 @@ pub enum DecodeError {
     /// Reserved CONNACK acknowledge flags set [MQTT-3.2.2-1].
     #[error("reserved CONNACK flags {0:#04x}")]
     ReservedConnAckFlags(u8),
+    /// A CONNACK refusing the connection with Session Present set (5.0 [MQTT-3.2.2-6],
+    /// 3.1.1 [MQTT-3.2.2-4]).
+    #[error("CONNACK refuses the connection but sets Session Present")]
+    SessionPresentOnRefusal,
     /// A CONNACK return code or reason code the packet may not carry.
     #[error("reason code {code:#04x} is not valid in {packet}")]
     InvalidReasonCode {
@@ -93,10 +97,10 @@ pub enum DecodeError {
         /// The packet it came in.
         packet: PacketType,
     },
-    /// A property identifier the specification does not define [MQTT-2.2.2-1].
+    /// A property identifier the specification does not define (5.0 section 2.2.2.2).
     #[error("unknown property identifier {0:#04x}")]
     UnknownProperty(u32),
-    /// A property that this packet may not carry [MQTT-2.2.2-1].
+    /// A property that this packet may not carry (5.0 section 2.2.2.2).
     #[error("property {id:?} is not allowed in {context}")]
     PropertyNotAllowed {
         /// The property.
@@ -111,10 +115,17 @@ pub enum DecodeError {
     /// Maximum 0).
     #[error("invalid value for property {0:?}")]
     InvalidPropertyValue(PropertyId),
-    /// Subscription options with reserved bits set, QoS 3 or Retain Handling 3
-    /// [MQTT-3.8.3-5].
+    /// Subscription options with reserved bits set (5.0 [MQTT-3.8.3-5]; in 3.1.1 bits 2
+    /// to 7 and QoS 3, [MQTT-3-8.3-4]).
     #[error("invalid subscription options {0:#04x}")]
     InvalidSubscriptionOptions(u8),
+    /// 5.0 subscription options with Maximum QoS 3 or Retain Handling 3: a Protocol Error
+    /// (section 3.8.3.1).
+    #[error("subscription options {0:#04x} hold QoS 3 or Retain Handling 3")]
+    InvalidSubscriptionOptionValue(u8),
+    /// An AUTH packet with a body but no Authentication Method (section 3.15.2.2.2).
+    #[error("AUTH without an Authentication Method")]
+    MissingAuthenticationMethod,
     /// No Local set on a shared subscription [MQTT-3.8.3-4].
     #[error("No Local on a shared subscription")]
     NoLocalOnSharedSubscription,
@@ -152,7 +163,10 @@ impl DecodeError {
             | Self::InvalidPropertyValue(_)
             | Self::NoLocalOnSharedSubscription
             | Self::NoTopicFilters(_)
-            | Self::NoReasonCodes(_) => ReasonCode::ProtocolError,
+            | Self::NoReasonCodes(_)
+            | Self::SessionPresentOnRefusal
+            | Self::InvalidSubscriptionOptionValue(_)
+            | Self::MissingAuthenticationMethod => ReasonCode::ProtocolError,
             Self::VarIntTooLong
             | Self::VarIntNotMinimal
             | Self::ReservedPacketType(_)

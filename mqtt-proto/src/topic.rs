@@ -2,9 +2,7 @@
 
 use core::fmt;
 
-use bytes::Bytes;
-
-use crate::{MqttString, StringError};
+use crate::{MqttString, ProtocolVersion, StringError};
 
 /// Why a string is not a valid Topic Name or Topic Filter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -19,10 +17,11 @@ pub enum TopicError {
     /// A Topic Name contains `+` or `#` [MQTT-3.3.2-2] [MQTT-4.7.0-1].
     #[error("topic name contains a wildcard")]
     WildcardInName,
-    /// `#` is not alone in the last level of a filter [MQTT-4.7.1-2].
+    /// `#` is not alone in the last level of a filter (5.0 [MQTT-4.7.1-1], 3.1.1
+    /// [MQTT-4.7.1-2]).
     #[error("'#' must be the whole last level of a topic filter")]
     InvalidMultiLevelWildcard,
-    /// `+` is not alone in its level [MQTT-4.7.1-3].
+    /// `+` is not alone in its level (5.0 [MQTT-4.7.1-2], 3.1.1 [MQTT-4.7.1-3]).
     #[error("'+' must occupy a whole level of a topic filter")]
     InvalidSingleLevelWildcard,
     /// A `$share/` filter without a share name, with a wildcard in the share name, or
@@ -103,10 +102,6 @@ impl TopicName {
     #[must_use]
     pub fn is_empty(&self) -> bool {
         false
-    }
-
-    pub(crate) fn from_bytes(bytes: Bytes, strict: bool) -> Result<Self, TopicError> {
-        Self::new(MqttString::from_bytes(bytes, strict)?)
     }
 }
 
@@ -221,8 +216,8 @@ impl TopicFilter {
 
     /// Whether a topic name matches this filter (MQTT 5.0 section 4.7).
     ///
-    /// `#` matches its parent level and any number of child levels [MQTT-4.7.1-2], `+`
-    /// exactly one level [MQTT-4.7.1-3], and a wildcard in the first level never matches a
+    /// `#` matches its parent level and any number of child levels, `+` exactly one
+    /// level (section 4.7.1), and a wildcard in the first level never matches a
     /// topic starting with `$` [MQTT-4.7.2-1]. Shared subscriptions match with their
     /// filter proper.
     #[must_use]
@@ -230,8 +225,24 @@ impl TopicFilter {
         matches_filter(self.filter(), topic)
     }
 
-    pub(crate) fn from_bytes(bytes: Bytes, strict: bool) -> Result<Self, TopicError> {
-        Self::new(MqttString::from_bytes(bytes, strict)?)
+    /// Validates a filter received on a connection of `version`. MQTT 3.x has no shared
+    /// subscriptions: there a `$share/` filter that is not a valid shared subscription is
+    /// an ordinary filter (for example `$share//x`), while a valid one is shared, as
+    /// brokers commonly accept from 3.1.1 clients.
+    ///
+    /// # Errors
+    /// A [`TopicError`] naming the rule the filter breaks.
+    pub fn for_version(raw: MqttString, version: ProtocolVersion) -> Result<Self, TopicError> {
+        match Self::new(raw.clone()) {
+            Err(TopicError::InvalidSharedSubscription) if !version.is_v5() => {
+                validate_filter(raw.as_str())?;
+                Ok(Self {
+                    raw,
+                    filter_start: 0,
+                })
+            }
+            other => other,
+        }
     }
 }
 

@@ -34,6 +34,12 @@ impl Body for Auth {
         if self.reason_code == ReasonCode::Success && self.properties.is_empty() {
             return Ok(());
         }
+        // Section 3.15.2.2.2: otherwise the Authentication Method is required.
+        if self.properties.authentication_method.is_none() {
+            return Err(EncodeError::InvalidValue(
+                "AUTH without Authentication Method",
+            ));
+        }
         s.put_u8(self.reason_code.as_u8());
         write_list(s, &self.properties)
     }
@@ -50,6 +56,10 @@ impl Body for Auth {
                 })?;
             if !r.is_empty() {
                 this.properties = AuthProperties::read(r)?;
+            }
+            // Section 3.15.2.2.2: only the empty form may leave out the method.
+            if this.properties.authentication_method.is_none() {
+                return Err(DecodeError::MissingAuthenticationMethod);
             }
         }
         r.finish()?;

@@ -90,8 +90,13 @@ impl Body for ConnAck {
             (rc, ConnAckProperties::default())
         };
         r.finish()?;
+        // MQTT 3.1 has no Session Present: the whole byte is reserved, and not used.
+        let session_present = flags & 1 != 0 && r.version != ProtocolVersion::V3_1;
+        if session_present && reason_code != ReasonCode::Success {
+            return Err(DecodeError::SessionPresentOnRefusal);
+        }
         Ok(Self {
-            session_present: flags & 1 != 0,
+            session_present,
             reason_code,
             properties,
         })

@@ -107,6 +107,14 @@ impl Body for Connect {
                 return Err(not_in("a password without a user name"));
             }
         }
+        // Section 3.1.2.11.10: Authentication Data needs an Authentication Method.
+        if self.properties.authentication_data.is_some()
+            && self.properties.authentication_method.is_none()
+        {
+            return Err(EncodeError::InvalidValue(
+                "Authentication Data without Authentication Method",
+            ));
+        }
         let mut flags = 0;
         if self.clean_start {
             flags |= CLEAN_START;

@@ -196,15 +196,13 @@ impl Body for Publish {
             return Err(DecodeError::DupOnQoS0);
         }
         let v5 = r.version.is_v5();
-        let raw_topic = r.binary()?;
+        // A string error is a Malformed Packet; only then are the topic rules checked.
+        let raw_topic = r.string()?;
         // An empty topic name is only possible in 5.0, with a topic alias (checked below).
         let topic = if raw_topic.is_empty() && v5 {
             None
         } else {
-            Some(
-                TopicName::from_bytes(raw_topic, r.strict_strings)
-                    .map_err(DecodeError::InvalidTopicName)?,
-            )
+            Some(TopicName::new(raw_topic).map_err(DecodeError::InvalidTopicName)?)
         };
         let qos_pid = match qos {
             QoS::AtMostOnce => QoSPid::AtMostOnce,

@@ -65,12 +65,21 @@ impl SubscriptionOptions {
         if b & reserved != 0 {
             return Err(invalid);
         }
-        let qos = QoS::from_u8(b & 0b11).ok_or(invalid.clone())?;
+        // QoS 3 is malformed in 3.1.1 [MQTT-3-8.3-4] and a Protocol Error in 5.0, as is
+        // Retain Handling 3 (section 3.8.3.1).
+        let bad_value = || {
+            if version.is_v5() {
+                DecodeError::InvalidSubscriptionOptionValue(b)
+            } else {
+                invalid.clone()
+            }
+        };
+        let qos = QoS::from_u8(b & 0b11).ok_or_else(bad_value)?;
         let retain_handling = match (b >> 4) & 0b11 {
             0 => RetainHandling::SendAtSubscribe,
             1 => RetainHandling::SendAtSubscribeIfNew,
             2 => RetainHandling::DoNotSend,
-            _ => return Err(invalid),
+            _ => return Err(bad_value()),
         };
         Ok(Self {
             qos,
@@ -109,6 +118,12 @@ impl Body for Subscribe {
             });
         }
         for (filter, options) in &self.filters {
+            // [MQTT-3.8.3-4]: No Local on a shared subscription is a Protocol Error.
+            if options.no_local && filter.is_shared() {
+                return Err(EncodeError::InvalidValue(
+                    "No Local on a shared subscription",
+                ));
+            }
             s.put_string(filter.as_mqtt_str());
             s.put_u8(options.to_byte(version)?);
         }
@@ -125,7 +140,7 @@ impl Body for Subscribe {
         // Grows only with entries actually present: never sized from a claimed count.
         let mut filters = Vec::new();
         while !r.is_empty() {
-            let filter = TopicFilter::from_bytes(r.binary()?, r.strict_strings)
+            let filter = TopicFilter::for_version(r.string()?, r.version)
                 .map_err(DecodeError::InvalidTopicFilter)?;
             let options = SubscriptionOptions::from_byte(r.u8()?, r.version)?;
             // [MQTT-3.8.3-4] (5.0): No Local on a shared subscription is a Protocol Error.

@@ -48,7 +48,7 @@ impl Body for Unsubscribe {
         let mut filters = Vec::new();
         while !r.is_empty() {
             filters.push(
-                TopicFilter::from_bytes(r.binary()?, r.strict_strings)
+                TopicFilter::for_version(r.string()?, r.version)
                     .map_err(DecodeError::InvalidTopicFilter)?,
             );
         }

@@ -32,8 +32,9 @@ fn topic_names_have_no_wildcards_mqtt_3_3_2_2() {
     }
 }
 
+// 5.0 [MQTT-4.7.1-1], 3.1.1 [MQTT-4.7.1-2]
 #[test]
-fn multi_level_wildcard_rules_mqtt_4_7_1_2() {
+fn multi_level_wildcard_rules_mqtt_4_7_1_1() {
     // Spec examples (section 4.7.1.2): "sport/tennis/#", "#" and "sport/#" are valid;
     // "sport/tennis#" and "sport/tennis/#/ranking" are not.
     for ok in ["#", "sport/#", "sport/tennis/#", "/#", "+/#"] {
@@ -54,8 +55,9 @@ fn multi_level_wildcard_rules_mqtt_4_7_1_2() {
     }
 }
 
+// 5.0 [MQTT-4.7.1-2], 3.1.1 [MQTT-4.7.1-3]
 #[test]
-fn single_level_wildcard_rules_mqtt_4_7_1_3() {
+fn single_level_wildcard_rules_mqtt_4_7_1_2() {
     // Spec examples (section 4.7.1.3): "+", "+/tennis/#" and "sport/+/player1" are valid,
     // "sport+" is not.
     for ok in ["+", "+/tennis/#", "sport/+/player1", "+/+", "/+"] {
@@ -71,7 +73,7 @@ fn single_level_wildcard_rules_mqtt_4_7_1_3() {
 }
 
 #[test]
-fn multi_level_wildcard_matching_mqtt_4_7_1_2() {
+fn multi_level_wildcard_matching() {
     let f = filter("sport/tennis/player1/#").unwrap();
     assert!(f.matches("sport/tennis/player1"));
     assert!(f.matches("sport/tennis/player1/ranking"));
@@ -83,7 +85,7 @@ fn multi_level_wildcard_matching_mqtt_4_7_1_2() {
 }
 
 #[test]
-fn single_level_wildcard_matching_mqtt_4_7_1_3() {
+fn single_level_wildcard_matching() {
     let f = filter("sport/tennis/+").unwrap();
     assert!(f.matches("sport/tennis/player1"));
     assert!(f.matches("sport/tennis/player2"));
@@ -154,4 +156,22 @@ fn shared_subscriptions_mqtt_4_8_2_1() {
     // Not shared: "$share" alone, and "$shared/..." are ordinary filters.
     assert!(!filter("$share").unwrap().is_shared());
     assert!(!filter("$shared/x").unwrap().is_shared());
+}
+
+#[test]
+fn malformed_share_filters_are_plain_filters_in_3_1_1() {
+    let raw = MqttString::from_static("$share//x");
+    assert!(TopicFilter::for_version(raw.clone(), ProtocolVersion::V5).is_err());
+    let f = TopicFilter::for_version(raw, ProtocolVersion::V3_1_1).unwrap();
+    assert!(!f.is_shared());
+    assert!(f.matches("$share//x"));
+    let shared = MqttString::from_static("$share/g/x");
+    assert!(
+        TopicFilter::for_version(shared, ProtocolVersion::V3_1_1)
+            .unwrap()
+            .is_shared()
+    );
+    // The wildcard rules hold in every version.
+    let bad = MqttString::from_static("$share/g+/a#");
+    assert!(TopicFilter::for_version(bad, ProtocolVersion::V3_1_1).is_err());
 }
