@@ -43,6 +43,9 @@ pub enum DropReason {
     TooLarge,
     /// The queue of messages waiting for the peer was full.
     QueueFull,
+    /// It was in flight, and the server resumed no session: the server discarded it
+    /// with its session state.
+    SessionLost,
 }
 
 /// Limits of the flows, negotiated at connect time.

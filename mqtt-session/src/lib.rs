@@ -7,6 +7,7 @@
 //! thread: bytes and instants go in, bytes, events and the next deadline come out.
 //!
 //! - [`ServerConnection`]: the broker's side of one network connection.
+//! - [`ClientConnection`]: the client's side.
 //! - [`SessionState`]: what outlives a connection (publications in flight, queued
 //!   messages, incoming QoS 2 identifiers); moved by value from one connection to the next.
 //!
@@ -30,13 +31,17 @@
 )]
 
 mod alias;
+mod client;
+mod close;
 mod error;
 mod flow;
 mod server;
 mod state;
 mod transmit;
 
+pub use client::{ClientConfig, ClientConnection, ClientEvent};
+pub use close::CloseReason;
 pub use error::{Error, Violation};
 pub use flow::DropReason;
-pub use server::{Accept, CloseReason, ServerConfig, ServerConnection, ServerEvent};
+pub use server::{Accept, ServerConfig, ServerConnection, ServerEvent};
 pub use state::{Inflight, MessageId, OutgoingMessage, SessionState};

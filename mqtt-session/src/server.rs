@@ -12,7 +12,7 @@ use mqtt_proto::{
 use crate::flow::{DropReason, FlowEvent, FlowLimits, Flows};
 use crate::state::{MessageId, OutgoingMessage, SessionState};
 use crate::transmit::TxQueue;
-use crate::{Error, Violation};
+use crate::{CloseReason, Error, Violation};
 
 /// Limits and policies of the server side of connections.
 #[derive(Debug, Clone)]
@@ -66,56 +66,6 @@ pub struct Accept {
     /// alive, maximum QoS, retain available ...). The connection fills in Receive Maximum,
     /// Maximum Packet Size and Topic Alias Maximum from its configuration.
     pub properties: ConnAckProperties,
-}
-
-/// Why a connection ended.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum CloseReason {
-    /// The client sent DISCONNECT with this reason code (`Success` is a normal
-    /// disconnection, `DisconnectWithWill` asks for the will).
-    ClientDisconnect(ReasonCode),
-    /// The client broke the protocol.
-    Violation(Violation),
-    /// Nothing arrived for one and a half times the keep alive [MQTT-3.1.2-24].
-    KeepAliveTimeout,
-    /// No CONNECT arrived in time.
-    ConnectTimeout,
-    /// The CONNECT was refused with this reason code.
-    Refused(ReasonCode),
-    /// The server closed it ([`ServerConnection::disconnect`]).
-    ServerDisconnect(ReasonCode),
-    /// The transport closed or failed.
-    TransportClosed,
-}
-
-impl CloseReason {
-    /// Whether the will message is to be published: always, except after the client's
-    /// DISCONNECT with reason 0x00 [MQTT-3.1.2-8] [MQTT-3.14.4-3], or when the CONNECT
-    /// was never accepted.
-    #[must_use]
-    pub fn publishes_will(&self) -> bool {
-        !matches!(
-            self,
-            Self::ClientDisconnect(ReasonCode::Success) | Self::Refused(_) | Self::ConnectTimeout
-        )
-    }
-
-    /// The reason code a 5.0 DISCONNECT from the server carries for this close, if the
-    /// server sends one.
-    fn disconnect_code(&self) -> Option<ReasonCode> {
-        match self {
-            Self::Violation(v)
-                if v.reason_code
-                    .is_allowed_in(mqtt_proto::PacketType::Disconnect) =>
-            {
-                Some(v.reason_code)
-            }
-            Self::Violation(_) => Some(ReasonCode::ProtocolError),
-            Self::KeepAliveTimeout => Some(ReasonCode::KeepAliveTimeout),
-            Self::ServerDisconnect(rc) => Some(*rc),
-            _ => None,
-        }
-    }
 }
 
 /// What a [`ServerConnection`] reports.
@@ -387,7 +337,7 @@ impl ServerConnection {
                 "DISCONNECT sets a session expiry after CONNECT had none",
             ));
         }
-        self.close(CloseReason::ClientDisconnect(d.reason_code));
+        self.close(CloseReason::PeerDisconnect(d.reason_code));
         Ok(())
     }
 
@@ -540,7 +490,7 @@ impl ServerConnection {
     /// Closes the connection from the server side: a 5.0 client gets a DISCONNECT with
     /// `reason_code` (for example 0x8B Server shutting down, 0x8E Session taken over).
     pub fn disconnect(&mut self, _now: Instant, reason_code: ReasonCode) {
-        self.close(CloseReason::ServerDisconnect(reason_code));
+        self.close(CloseReason::LocalDisconnect(reason_code));
     }
 
     /// Handles the passing of time: connect timeout and keep alive [MQTT-3.1.2-24].
@@ -626,6 +576,12 @@ impl ServerConnection {
     pub fn wants_read(&self) -> bool {
         matches!(self.phase, Phase::AwaitingConnect | Phase::Connected)
             && self.tx.len() < self.config.max_packet_size as usize * 4
+    }
+
+    /// The session state as it is now.
+    #[must_use]
+    pub fn session_state(&self) -> &SessionState {
+        &self.flows.state
     }
 
     /// Takes the session state out (normally after [`ServerEvent::Closed`]), for the

@@ -382,9 +382,9 @@ fn client_disconnect_normal_suppresses_the_will_mqtt_3_14_4_3() {
     let mut s = connected_v311();
     s.input(1, "e0 00");
     let reason = s.closed();
-    assert_eq!(reason, CloseReason::ClientDisconnect(ReasonCode::Success));
+    assert_eq!(reason, CloseReason::PeerDisconnect(ReasonCode::Success));
     assert!(!reason.publishes_will());
-    assert!(CloseReason::ClientDisconnect(ReasonCode::DisconnectWithWill).publishes_will());
+    assert!(CloseReason::PeerDisconnect(ReasonCode::DisconnectWithWill).publishes_will());
     assert!(CloseReason::TransportClosed.publishes_will());
 }
 
