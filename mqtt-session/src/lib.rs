@@ -22,6 +22,48 @@
 //! timeout. A protocol violation by the peer is never an `Err`: it becomes a DISCONNECT
 //! (5.0) and a `Closed` event.
 //!
+//! # The run loop
+//!
+//! An adapter owns the socket and drives one connection like this (here with the bytes of
+//! a 3.1.1 CONNECT and PINGREQ standing in for the socket):
+//!
+//! ```
+//! use std::time::Instant;
+//! use bytes::BytesMut;
+//! use mqtt_session::{Accept, ServerConfig, ServerConnection, ServerEvent};
+//!
+//! let mut conn = ServerConnection::new(Instant::now(), ServerConfig::default());
+//! let mut read_buf = BytesMut::new();
+//! let mut written = Vec::new();
+//! // CONNECT (client id "c", keep alive 10 s), then PINGREQ.
+//! let socket_input = [&b"\x10\x0d\x00\x04MQTT\x04\x02\x00\x0a\x00\x01c"[..], b"\xc0\x00"];
+//! for bytes in socket_input {
+//!     // One wake-up: read the clock once, feed the input...
+//!     let now = Instant::now();
+//!     read_buf.extend_from_slice(bytes);
+//!     conn.handle_read(now, &mut read_buf);
+//!     // ...then drain transmit, then events, then read the timeout.
+//!     loop {
+//!         while let Some(chunk) = conn.poll_transmit(now) {
+//!             written.extend_from_slice(&chunk); // socket.write_all(&chunk)
+//!         }
+//!         let Some(event) = conn.poll_event() else { break };
+//!         match event {
+//!             ServerEvent::Connect(_connect) => {
+//!                 conn.accept(now, Accept::default()).unwrap();
+//!                 // Packets that arrived behind the CONNECT are processed now.
+//!                 conn.handle_read(now, &mut read_buf);
+//!             }
+//!             ServerEvent::Closed { reason } => println!("closed: {reason:?}"),
+//!             _ => {}
+//!         }
+//!     }
+//!     let _next_wake_up = conn.poll_timeout(); // sleep until then, or until readable
+//! }
+//! // CONNACK (accepted), then PINGRESP.
+//! assert_eq!(written, b"\x20\x02\x00\x00\xd0\x00");
+//! ```
+//!
 //! # Panics
 //! Nothing reachable from received bytes panics.
 #![forbid(unsafe_code)]
