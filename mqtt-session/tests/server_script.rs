@@ -409,3 +409,150 @@ fn subscribe_is_handed_out_and_answered() {
         .unwrap();
     s.expect_output("90 03 0003 01");
 }
+
+fn connected_v5() -> Script {
+    let mut s = Script::new(ServerConfig::default());
+    // CONNECT 5.0, client id "c", keep alive 10, no properties.
+    s.input(0, "10 0e 00 04 4d515454 05 02 000a 00 0001 63");
+    s.accept(0, false, SessionState::new());
+    let _ = s.output();
+    s
+}
+
+fn violation(s: &mut Script) -> ReasonCode {
+    match s.closed() {
+        CloseReason::Violation(v) => v.reason_code,
+        other => panic!("expected a violation, got {other:?}"),
+    }
+}
+
+#[test]
+fn disconnect_may_not_set_a_session_expiry_after_zero_mqtt_3_14_2_2() {
+    let mut s = connected_v5();
+    // DISCONNECT 0x00 with Session Expiry Interval 60, after a CONNECT without one.
+    s.input(1, "e0 07 00 05 11 0000003c");
+    s.expect_output("e0 01 82");
+    assert_eq!(violation(&mut s), ReasonCode::ProtocolError);
+}
+
+#[test]
+fn client_publish_with_a_subscription_identifier_is_a_protocol_error_mqtt_3_3_4_6() {
+    let mut s = connected_v5();
+    s.input(1, "30 07 0001 74 02 0b01 61");
+    s.expect_output("e0 01 82");
+    assert_eq!(violation(&mut s), ReasonCode::ProtocolError);
+}
+
+#[test]
+fn server_only_packets_from_a_client_are_protocol_errors() {
+    for packet in [
+        "20 03 00 00 00",
+        "90 04 0001 00 00",
+        "b0 04 0001 00 00",
+        "d0 00",
+    ] {
+        let mut s = connected_v5();
+        s.input(1, packet);
+        s.expect_output("e0 01 82");
+        assert_eq!(violation(&mut s), ReasonCode::ProtocolError, "{packet}");
+    }
+}
+
+#[test]
+fn unknown_topic_alias_with_empty_topic_is_a_protocol_error() {
+    let mut s = connected_v5();
+    s.input(1, "30 07 0000 03 230001 61");
+    s.expect_output("e0 01 82");
+    assert_eq!(violation(&mut s), ReasonCode::ProtocolError);
+}
+
+#[test]
+fn oversize_packet_closes_with_0x95_before_the_body_arrives() {
+    let mut s = Script::new(ServerConfig {
+        max_packet_size: 64,
+        ..ServerConfig::default()
+    });
+    s.input(0, "10 0e 00 04 4d515454 05 02 000a 00 0001 63");
+    s.accept(0, false, SessionState::new());
+    let _ = s.output();
+    // A PUBLISH declaring 100 bytes: only its fixed header has arrived.
+    s.input(1, "30 64");
+    s.expect_output("e0 01 95");
+    assert_eq!(violation(&mut s), ReasonCode::PacketTooLarge);
+}
+
+#[test]
+fn enhanced_auth_exchange_before_accept() {
+    let mut s = Script::new(ServerConfig::default());
+    // CONNECT 5.0 with Authentication Method "m".
+    s.input(0, "10 12 00 04 4d515454 05 02 000a 04 150001 6d 0001 63");
+    let events = s.events();
+    let [ServerEvent::Connect(c)] = events.as_slice() else {
+        panic!("{events:?}")
+    };
+    assert_eq!(c.properties.authentication_method.as_deref(), Some("m"));
+    // The server continues the exchange; the client's AUTH is handed out before accept.
+    let mut challenge = mqtt_proto::Auth {
+        reason_code: ReasonCode::ContinueAuthentication,
+        ..Default::default()
+    };
+    challenge.properties.authentication_method = Some(mqtt_proto::MqttString::from_static("m"));
+    s.conn.send_auth(s.at(1), challenge).unwrap();
+    s.expect_output("f0 06 18 04 150001 6d");
+    s.input(2, "f0 06 18 04 150001 6d");
+    assert!(
+        matches!(s.events().as_slice(), [ServerEvent::Auth(a)] if a.reason_code == ReasonCode::ContinueAuthentication)
+    );
+    s.conn.accept(s.at(3), Accept::default()).unwrap();
+    assert_eq!(&s.output()[..4], &hex("20 0e 00 00")[..]);
+}
+
+#[test]
+fn refusing_a_v311_client_uses_the_closest_return_code() {
+    let mut s = Script::new(ServerConfig::default());
+    s.input(0, CONNECT_V311);
+    let _ = s.events();
+    // 0x8A Banned has no 3.1.1 return code: 5 (not authorized) stands for it.
+    s.conn.refuse(s.at(1), ReasonCode::Banned).unwrap();
+    s.expect_output("20 02 00 05");
+    assert_eq!(s.closed(), CloseReason::Refused(ReasonCode::Banned));
+}
+
+#[test]
+fn server_disconnect_sends_its_reason_to_v5_clients() {
+    let mut s = connected_v5();
+    s.conn.disconnect(s.at(1), ReasonCode::SessionTakenOver);
+    s.expect_output("e0 01 8e");
+    assert_eq!(
+        s.closed(),
+        CloseReason::LocalDisconnect(ReasonCode::SessionTakenOver)
+    );
+    assert!(
+        s.conn
+            .publish(s.at(2), message("t", QoS::AtMostOnce, "x"))
+            .is_err()
+    );
+}
+
+#[test]
+fn manual_acknowledgement_waits_for_the_application() {
+    let mut s = Script::new(ServerConfig {
+        auto_ack: false,
+        ..ServerConfig::default()
+    });
+    s.input(0, CONNECT_V311);
+    s.accept(0, false, SessionState::new());
+    s.expect_output("20 02 00 00");
+    s.input(1, "32 06 0001 74 0005 78");
+    assert_eq!(s.events().len(), 1);
+    s.expect_output("");
+    s.conn
+        .acknowledge(s.at(2), PacketId::new(5).unwrap(), ReasonCode::Success)
+        .unwrap();
+    s.expect_output("40 02 0005");
+    assert!(
+        s.conn
+            .acknowledge(s.at(3), PacketId::new(5).unwrap(), ReasonCode::Success)
+            .is_err()
+    );
+}
