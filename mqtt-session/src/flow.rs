@@ -3,7 +3,7 @@
 //! message expiry.
 
 use std::collections::VecDeque;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use mqtt_proto::{
     AckProperties, Packet, ProtocolVersion, PubAck, PubComp, PubRec, PubRel, Publish, QoS, QoSPid,
@@ -349,16 +349,8 @@ impl Flows {
         if message.qos != QoS::AtMostOnce && self.state.queue.len() >= self.limits.max_queued {
             return Err(Error::QueueFull);
         }
-        let expires_at = message
-            .properties
-            .message_expiry_interval
-            .map(|s| now + Duration::from_secs(u64::from(s)));
-        let id = self.state.next_message_id();
-        let queued = Queued {
-            id,
-            message,
-            expires_at,
-        };
+        let queued = self.state.make_queued(now, message);
+        let id = queued.id;
         if queued.message.qos == QoS::AtMostOnce {
             self.transmit(now, tx, queued, None)?;
         } else {

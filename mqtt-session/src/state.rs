@@ -161,6 +161,47 @@ impl SessionState {
         MessageId(self.next_message_id)
     }
 
+    /// Wraps a message for the queue, with a fresh id and its expiry counted from `now`.
+    pub(crate) fn make_queued(&mut self, now: Instant, message: OutgoingMessage) -> Queued {
+        let expires_at = message
+            .properties
+            .message_expiry_interval
+            .map(|s| now + std::time::Duration::from_secs(u64::from(s)));
+        Queued {
+            id: self.next_message_id(),
+            message,
+            expires_at,
+        }
+    }
+
+    /// Queues a message for a session whose client is offline; it is sent, in order,
+    /// when the session resumes on a connection. Its message expiry counts from `now`.
+    pub fn enqueue(&mut self, now: Instant, message: OutgoingMessage) -> MessageId {
+        let queued = self.make_queued(now, message);
+        let id = queued.id;
+        self.queue.push_back(queued);
+        id
+    }
+
+    /// Number of messages queued (not yet sent).
+    #[must_use]
+    pub fn queued_len(&self) -> usize {
+        self.queue.len()
+    }
+
+    /// Removes queued messages whose expiry interval has passed [MQTT-3.3.2-5], returning
+    /// how many were removed.
+    pub fn drop_expired(&mut self, now: Instant) -> usize {
+        let before = self.queue.len();
+        self.queue.retain(|q| q.expires_at.is_none_or(|at| at > now));
+        before - self.queue.len()
+    }
+
+    /// Removes the oldest queued message (for a bounded offline queue).
+    pub fn pop_oldest_queued(&mut self) -> Option<OutgoingMessage> {
+        self.queue.pop_front().map(|q| q.message)
+    }
+
     /// Allocates a packet identifier that neither a publication in flight nor `other_in_use`
     /// (SUBSCRIBE and UNSUBSCRIBE awaiting their acknowledgement) uses [MQTT-2.2.1-3], or
     /// `None` if none is free.
