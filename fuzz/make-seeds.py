@@ -10,6 +10,9 @@ from hand-made vectors for every packet type in MQTT 3.1, 3.1.1 and 5.0, built b
 * roundtrip: one bare packet per file (the target tries every version itself).
 * decode_stream: a whole capture (or a hand-made stream) after two bytes, the version
   selector and the maximum packet size in units of 16 bytes.
+* server_connection: the client side of each capture, for mqtt_session::fuzz: an options
+  byte, then chunks of received bytes each after its length control byte, with some
+  passing of time, messages to the client and acknowledgements between them.
 
 Identical seeds are written once. Old seed-* files are deleted first; other files in the
 corpus directories (what fuzzing added, ignored by git) are left alone.
@@ -262,7 +265,7 @@ def main():
     caps = captures()
     if len(caps) < 30:
         sys.exit(f"expected at least 30 captures in {CAPTURES}, found {len(caps)}")
-    seeds = {"decode_packet": {}, "roundtrip": {}, "decode_stream": {}}
+    seeds = {"decode_packet": {}, "roundtrip": {}, "decode_stream": {}, "server_connection": {}}
 
     def add(target, name, data):
         seeds[target].setdefault(bytes(data), name)  # the first name for identical bytes
@@ -293,6 +296,18 @@ def main():
                 longest[key] = (f"{stem}-{i:02}-{TYPES[pkt[0] >> 4]}", pkt)
     for scenario, (version, data) in streams.items():
         add("decode_stream", f"capture-{scenario}", bytes([version, STREAM_LIMIT]) + data)
+    # server_connection: what each client sent, in chunks of up to 64 bytes (control byte
+    # n < 0xF0 feeds n % 64 + 1 bytes), with actions between them: 0xF1 one second passes,
+    # 0xF8 0x01 a QoS 1 message to the client, 0xF9 acknowledge one incoming publication.
+    for stem, version, data in caps:
+        if not stem.endswith("-c2s"):
+            continue
+        for options in (0x00, 0x01 | 0x04 | 0x20):
+            seed = bytearray([options])
+            for i in range(0, len(data), 64):
+                chunk = data[i : i + 64]
+                seed += bytes([len(chunk) - 1]) + chunk + bytes([0xF1, 0xF8, 0x01, 0xF9])
+            add("server_connection", f"capture-{stem}-{options:02x}", seed)
     for (version, _), (name, pkt) in sorted(longest.items()):
         add("decode_packet", f"capture-{name}", bytes([version]) + pkt)
         add("roundtrip", f"capture-{name}", pkt)
@@ -309,8 +324,8 @@ def main():
         total_files += len(by_bytes)
         print(f"{target}: {len(by_bytes)} seeds")
     print(f"total: {total_files} files, {total_bytes} bytes")
-    if total_files >= 200 or total_bytes >= 1 << 20:
-        sys.exit("seed corpus too large: keep it under 200 files and 1 MB")
+    if total_files >= 250 or total_bytes >= 1 << 20:
+        sys.exit("seed corpus too large: keep it under 250 files and 1 MB")
 
 
 if __name__ == "__main__":

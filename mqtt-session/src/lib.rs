@@ -77,6 +77,8 @@ mod client;
 mod close;
 mod error;
 mod flow;
+#[doc(hidden)]
+pub mod fuzz;
 mod persist;
 mod server;
 mod state;
