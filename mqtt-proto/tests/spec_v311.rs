@@ -4,7 +4,7 @@
 //! Every test names the normative statements it proves, in its name (`mqtt_3_1_2_3_...`) or
 //! in a comment (`// [MQTT-3.1.2-3]`), so that grepping a tag finds its test. Statements
 //! about the session or the broker (who sends what when, keep alive, retained messages...)
-//! are not codec rules and are not tested here: `docs/conformance-v311.md` lists every
+//! are not codec rules and are not tested here: `docs/conformance.md` lists every
 //! statement of sections 1.5, 2, 3 and 4.7 with its layer.
 //!
 //! The last part covers what the codec accepts of MQTT 3.1 (protocol name `MQIsdp`, level

@@ -4,7 +4,7 @@
 //! the format, encoding or validity of a packet. Each test names the statements it proves in a
 //! `// [MQTT-x.y.z-n]` comment, so that grepping a tag finds its test; rules the standard
 //! states without a tag are cited by section (`// 3.8.3.1 (untagged)`).
-//! `docs/conformance-v5.md` maps every statement of those chapters to these tests or to the
+//! `docs/conformance.md` maps every statement of those chapters to these tests or to the
 //! session and broker layers.
 //!
 //! Packets are written in hex as they appear on the wire. Every rejection checks the exact
@@ -1132,7 +1132,7 @@ fn mqtt_3_11_3_2_unsuback_reason_codes_table_3_9() {
 fn mqtt_3_14_2_1_disconnect_reason_codes_table_3_10() {
     // [MQTT-3.14.2-1] Table 3-10, plus 0x8C (Bad authentication method): Table 2-6 lists 0x8C
     // for DISCONNECT but Table 3-10 does not; the codec follows Table 2-6 (see
-    // docs/conformance-v5.md).
+    // docs/conformance.md).
     check_reason_codes(
         PacketType::Disconnect,
         &[

@@ -23,8 +23,10 @@ impl InboundAliases {
     }
 
     fn check(&self, alias: NonZeroU16) -> Result<usize, Violation> {
-        // [MQTT-3.3.2-9] / [MQTT-3.3.2-10]: an alias above the maximum is "Topic Alias
-        // invalid".
+        // An alias above our maximum breaks [MQTT-3.3.2-9] (from a client) or
+        // [MQTT-3.3.2-11] (from a server) and is "Topic Alias invalid" (section 3.3.4,
+        // untagged); every alias from 1 to the maximum is accepted ([MQTT-3.3.2-12] on a
+        // server, [MQTT-3.3.2-10] on a client).
         if alias.get() > self.max {
             return Err(Violation::new(
                 ReasonCode::TopicAliasInvalid,

@@ -120,7 +120,8 @@ enum Phase {
 /// methods and the commands; after every input drain [`poll_transmit`](Self::poll_transmit)
 /// (write the chunks in order), then [`poll_event`](Self::poll_event), then read
 /// [`poll_timeout`](Self::poll_timeout) and call [`handle_timeout`](Self::handle_timeout)
-/// when it passes: that is when PINGREQ goes out [MQTT-3.1.2-23].
+/// when it passes: that is when PINGREQ goes out (5.0 [MQTT-3.1.2-20], 3.1.1
+/// [MQTT-3.1.2-23]).
 pub struct ClientConnection {
     config: ClientConfig,
     phase: Phase,
@@ -289,7 +290,8 @@ impl ClientConnection {
             self.close(CloseReason::Refused(code));
             return Ok(());
         }
-        // [MQTT-3.2.2-2]: with Clean Start the server has no session to present.
+        // With Clean Start the server has no session to present (5.0 [MQTT-3.2.2-2], 3.1.1
+        // [MQTT-3.2.2-1]); a 5.0 client without session state closes [MQTT-3.2.2-4].
         if ack.session_present && self.clean_start {
             return Err(Violation::new(
                 ReasonCode::ProtocolError,

@@ -12,8 +12,8 @@ pub enum CloseReason {
     PeerDisconnect(ReasonCode),
     /// The peer broke the protocol.
     Violation(Violation),
-    /// Server side: nothing arrived for one and a half times the keep alive
-    /// [MQTT-3.1.2-24]. Client side: no PINGRESP arrived in time.
+    /// Server side: nothing arrived for one and a half times the keep alive (5.0
+    /// [MQTT-3.1.2-22], 3.1.1 [MQTT-3.1.2-24]). Client side: no PINGRESP arrived in time.
     KeepAliveTimeout,
     /// Server side: no CONNECT arrived in time. Client side: no CONNACK.
     ConnectTimeout,

@@ -164,7 +164,8 @@ impl Flows {
             QoSPid::ExactlyOnce(id) => {
                 if self.state.incoming_qos2.contains(&id) {
                     // A resend of a publication already delivered: PUBREC again (once the
-                    // application acknowledged it), never a second delivery [MQTT-4.3.3-9].
+                    // application acknowledged it), never a second delivery (5.0
+                    // [MQTT-4.3.3-10], 3.1.1 [MQTT-4.3.3-2]).
                     if !self.unacked_in.iter().any(|(u, _)| *u == id) {
                         self.send_ack(tx, PubRec::new(id).into())
                             .map_err(Violation::local)?;
@@ -186,7 +187,9 @@ impl Flows {
     }
 
     fn check_receive_maximum(&self) -> Result<(), Violation> {
-        // Only 5.0 has a Receive Maximum for the peer to exceed [MQTT-3.3.4-9].
+        // Only 5.0 has a Receive Maximum for the peer to exceed: a client over the server's
+        // breaks [MQTT-3.3.4-7], a server over the client's [MQTT-3.3.4-9]; the answer 0x93
+        // is section 3.3.4 (untagged).
         if self.version.is_v5() && self.receiving() >= usize::from(self.limits.receive_maximum) {
             return Err(Violation::new(
                 ReasonCode::ReceiveMaximumExceeded,
@@ -196,7 +199,8 @@ impl Flows {
         Ok(())
     }
 
-    /// Replaces a topic alias by its topic, or records a new alias [MQTT-3.3.2-12].
+    /// Replaces a topic alias by its topic, or records a new alias (server [MQTT-3.3.2-12],
+    /// client [MQTT-3.3.2-10]).
     fn resolve_alias(&mut self, p: &mut Publish) -> Result<(), Violation> {
         let Some(alias) = p.properties.topic_alias.take() else {
             return Ok(());
@@ -306,8 +310,10 @@ impl Flows {
                 return self.fill_window(now, tx).map_err(Violation::local);
             }
             Some((_, entry)) => {
-                // Released: the message is dropped and only the PUBREL is kept for resending
-                // [MQTT-4.3.3-4]; a repeated PUBREC is answered with PUBREL again.
+                // Released [MQTT-4.3.3-4]: the message is dropped and never sent again
+                // [MQTT-4.3.3-6], only the PUBREL is kept for resending until PUBCOMP
+                // [MQTT-4.3.3-5] (5.0 numbers; 3.1.1 has all of it as [MQTT-4.3.3-1]); a
+                // repeated PUBREC is answered with PUBREL again.
                 *entry = Inflight::Release {
                     id: entry.message_id(),
                     packet_id: id,
@@ -420,7 +426,8 @@ impl Flows {
         };
         let len = publish.encoded_len(self.version).map_err(Error::Encode)?;
         if len > self.limits.peer_max_packet as usize {
-            // [MQTT-3.1.2-25]: discard as if it had been sent.
+            // Discard as if it had been sent: [MQTT-3.1.2-25] for a server; a client may not
+            // send it either [MQTT-3.2.2-15].
             if let Some(topic) = publish.topic {
                 self.events.push_back(FlowEvent::Dropped {
                     id: message_id,

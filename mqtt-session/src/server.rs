@@ -56,9 +56,9 @@ impl Default for ServerConfig {
 }
 
 /// How the server accepts a CONNECT.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Accept {
-    /// Whether an existing session is resumed [MQTT-3.2.2-2].
+    /// Whether an existing session is resumed (5.0 [MQTT-3.2.2-3], 3.1.1 [MQTT-3.2.2-2]).
     pub session_present: bool,
     /// The session's state: the stored one when resuming, [`SessionState::new`] otherwise.
     pub session: SessionState,
@@ -72,8 +72,9 @@ pub struct Accept {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ServerEvent {
     /// A valid CONNECT arrived: answer with [`ServerConnection::accept`] or
-    /// [`ServerConnection::refuse`]. No other packet is processed until then, except AUTH
-    /// [MQTT-3.1.4-7].
+    /// [`ServerConnection::refuse`]. No other packet is processed until then, except AUTH,
+    /// so nothing sent after a refused CONNECT is processed (5.0 [MQTT-3.1.4-6], 3.1.1
+    /// [MQTT-3.1.4-5]).
     Connect(Box<Connect>),
     /// An AUTH packet (5.0 enhanced authentication); answer with
     /// [`ServerConnection::send_auth`], `accept` or `refuse`.
@@ -329,7 +330,9 @@ impl ServerConnection {
     }
 
     fn on_disconnect(&mut self, d: Disconnect) -> Result<(), Violation> {
-        // [MQTT-3.14.2-2]: a session expiry of 0 in CONNECT cannot become non-zero.
+        // 5.0 section 3.14.2.2.2 (untagged): a session expiry of 0 in CONNECT cannot become
+        // non-zero. ([MQTT-3.14.2-2] is the server's side: no Session Expiry Interval in the
+        // DISCONNECT it sends.)
         if self.session_expiry == 0 && d.properties.session_expiry_interval.is_some_and(|s| s != 0)
         {
             return Err(Violation::new(
@@ -397,7 +400,8 @@ impl ServerConnection {
 
 impl ServerConnection {
     /// Refuses the pending CONNECT with a reason code (mapped to the closest 3.x return
-    /// code for a 3.x client), then closes [MQTT-3.2.2-6].
+    /// code for a 3.x client) and Session Present 0 (5.0 [MQTT-3.2.2-6], 3.1.1
+    /// [MQTT-3.2.2-4]), then closes (5.0 [MQTT-3.2.2-7], 3.1.1 [MQTT-3.2.2-5]).
     ///
     /// # Errors
     /// [`Error::InvalidState`] if no CONNECT is pending.
@@ -493,7 +497,8 @@ impl ServerConnection {
         self.close(CloseReason::LocalDisconnect(reason_code));
     }
 
-    /// Handles the passing of time: connect timeout and keep alive [MQTT-3.1.2-24].
+    /// Handles the passing of time: connect timeout and keep alive (5.0 [MQTT-3.1.2-22],
+    /// 3.1.1 [MQTT-3.1.2-24]).
     /// Spurious calls are harmless.
     pub fn handle_timeout(&mut self, now: Instant) {
         if self.deadline.is_some_and(|d| now >= d) {
@@ -597,7 +602,8 @@ impl ServerConnection {
     }
 }
 
-/// [MQTT-3.1.2-24]: the server allows one and a half times the keep alive.
+/// The server allows one and a half times the keep alive (5.0 [MQTT-3.1.2-22], 3.1.1
+/// [MQTT-3.1.2-24]).
 fn keep_alive_grace(keep_alive: u16) -> Duration {
     Duration::from_millis(u64::from(keep_alive) * 1500)
 }

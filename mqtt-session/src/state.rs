@@ -193,7 +193,8 @@ impl SessionState {
     /// how many were removed.
     pub fn drop_expired(&mut self, now: Instant) -> usize {
         let before = self.queue.len();
-        self.queue.retain(|q| q.expires_at.is_none_or(|at| at > now));
+        self.queue
+            .retain(|q| q.expires_at.is_none_or(|at| at > now));
         before - self.queue.len()
     }
 
@@ -203,8 +204,9 @@ impl SessionState {
     }
 
     /// Allocates a packet identifier that neither a publication in flight nor `other_in_use`
-    /// (SUBSCRIBE and UNSUBSCRIBE awaiting their acknowledgement) uses [MQTT-2.2.1-3], or
-    /// `None` if none is free.
+    /// (SUBSCRIBE and UNSUBSCRIBE awaiting their acknowledgement) uses (client: 5.0
+    /// [MQTT-2.2.1-3], 3.1.1 [MQTT-2.3.1-2]; server: 5.0 [MQTT-2.2.1-4], 3.1.1
+    /// [MQTT-2.3.1-4]), or `None` if none is free.
     pub(crate) fn allocate_packet_id(&mut self, other_in_use: &[PacketId]) -> Option<PacketId> {
         if self.inflight.len() + other_in_use.len() >= usize::from(u16::MAX) {
             return None;

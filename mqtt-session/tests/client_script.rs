@@ -119,7 +119,10 @@ fn refused_connack_closes_with_its_reason() {
 }
 
 #[test]
-fn session_present_after_clean_start_is_a_protocol_error_mqtt_3_2_2_2() {
+fn session_present_after_clean_start_is_a_protocol_error_mqtt_3_2_2_1() {
+    // 3.1.1 [MQTT-3.2.2-1] (5.0 [MQTT-3.2.2-2]): an accepted Clean Session 1 connection has
+    // Session Present 0. A client without session state closes on Session Present 1 (5.0
+    // [MQTT-3.2.2-4]).
     let mut s = Script::new(ProtocolVersion::V3_1_1);
     s.expect_output(0, CONNECT_V311);
     s.input(5, "20 02 01 00");
@@ -210,7 +213,9 @@ fn receive_maximum_holds_messages_and_expiry_is_rewritten_or_drops_them() {
 }
 
 #[test]
-fn a_message_larger_than_the_servers_maximum_is_dropped_mqtt_3_1_2_25() {
+fn a_message_larger_than_the_servers_maximum_is_dropped_mqtt_3_2_2_15() {
+    // [MQTT-3.2.2-15]: the client never sends a packet above the server's Maximum Packet
+    // Size; the message is dropped as a server does under [MQTT-3.1.2-25].
     let mut s = Script::new(ProtocolVersion::V5);
     s.expect_output(0, CONNECT_V5);
     // CONNACK with Maximum Packet Size 20.
@@ -267,7 +272,9 @@ fn pubrec_with_an_error_ends_the_qos2_exchange() {
 }
 
 #[test]
-fn subscribe_ids_never_collide_with_publications_in_flight_mqtt_2_2_1_3() {
+fn subscribe_ids_never_collide_with_publications_in_flight_mqtt_2_3_1_2() {
+    // 3.1.1 [MQTT-2.3.1-2] (5.0 [MQTT-2.2.1-3]): a new SUBSCRIBE gets an identifier no packet
+    // in flight uses.
     let mut s = Script::new(ProtocolVersion::V3_1_1);
     s.expect_output(0, CONNECT_V311);
     s.input(0, "20 02 00 00");

@@ -12,7 +12,8 @@ fn inputs(dir: &Path, prefix: &str) -> Vec<(String, Vec<u8>)> {
         .filter(|p| p.is_file())
         .filter_map(|p| {
             let name = p.file_name()?.to_str()?.to_owned();
-            name.starts_with(prefix).then(|| (name, std::fs::read(&p).unwrap()))
+            name.starts_with(prefix)
+                .then(|| (name, std::fs::read(&p).unwrap()))
         })
         .collect();
     out.sort();

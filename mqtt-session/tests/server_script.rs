@@ -120,7 +120,11 @@ fn connect_then_connack_v311() {
 }
 
 #[test]
-fn packets_after_connect_wait_for_the_answer_mqtt_3_1_4_7() {
+fn packets_after_connect_wait_for_the_answer_mqtt_3_2_0_1() {
+    // [MQTT-3.2.0-1]: the CONNACK is the first packet the server sends, even with a PINGREQ
+    // already read behind the CONNECT. Holding those packets until the answer is also what
+    // keeps a refused connection from processing them (3.1.1 [MQTT-3.1.4-5], 5.0
+    // [MQTT-3.1.4-6]); the refusal case is not exercised here.
     let mut s = Script::new(ServerConfig::default());
     // CONNECT and PINGREQ in one read: the PINGREQ is not processed before accept.
     s.input(0, &format!("{CONNECT_V311} c0 00"));
@@ -182,7 +186,10 @@ fn qos1_publish_is_delivered_and_acknowledged() {
 }
 
 #[test]
-fn qos2_publish_is_delivered_exactly_once_mqtt_4_3_3_9() {
+fn qos2_publish_is_delivered_exactly_once_mqtt_4_3_3_2() {
+    // 3.1.1 [MQTT-4.3.3-2], the QoS 2 receiver's rules (5.0 splits them: PUBREC again without
+    // a second delivery [MQTT-4.3.3-10], PUBCOMP for PUBREL [MQTT-4.3.3-11], a new message
+    // after PUBCOMP [MQTT-4.3.3-12]).
     let mut s = connected_v311();
     s.input(10, "34 06 0001 74 0007 78");
     assert_eq!(s.events().len(), 1);
@@ -197,7 +204,8 @@ fn qos2_publish_is_delivered_exactly_once_mqtt_4_3_3_9() {
     // A repeated PUBREL is answered with PUBCOMP again.
     s.input(40, "62 02 0007");
     s.expect_output("70 02 0007");
-    // After PUBCOMP the identifier names a new message [MQTT-4.3.3-11].
+    // After PUBCOMP the identifier names a new message (3.1.1 [MQTT-4.3.3-2], 5.0
+    // [MQTT-4.3.3-12]).
     s.input(50, "34 06 0001 74 0007 79");
     assert_eq!(s.events().len(), 1);
     s.expect_output("50 02 0007");
@@ -316,7 +324,9 @@ fn session_resumption_resends_in_order_with_dup_mqtt_4_4_0_1() {
 }
 
 #[test]
-fn exceeding_receive_maximum_is_0x93_mqtt_3_3_4_9() {
+fn exceeding_receive_maximum_is_0x93_mqtt_3_3_4_7() {
+    // [MQTT-3.3.4-7]: a client keeps at most the server's Receive Maximum of QoS 1/2 PUBLISH
+    // unacknowledged; a server receiving more closes with 0x93 (section 3.3.4, untagged).
     let mut s = Script::new(ServerConfig {
         receive_maximum: 1,
         auto_ack: false,
@@ -427,7 +437,10 @@ fn violation(s: &mut Script) -> ReasonCode {
 }
 
 #[test]
-fn disconnect_may_not_set_a_session_expiry_after_zero_mqtt_3_14_2_2() {
+fn disconnect_may_not_set_a_session_expiry_after_zero() {
+    // 3.14.2.2.2 (untagged): a non-zero Session Expiry Interval in the client's DISCONNECT
+    // after 0 (or none) in CONNECT is a Protocol Error. ([MQTT-3.14.2-2] is another rule: the
+    // server never sends a Session Expiry Interval in DISCONNECT.)
     let mut s = connected_v5();
     // DISCONNECT 0x00 with Session Expiry Interval 60, after a CONNECT without one.
     s.input(1, "e0 07 00 05 11 0000003c");

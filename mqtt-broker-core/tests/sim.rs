@@ -1,0 +1,655 @@
+//! Deterministic simulation: one `Broker`, its `ServerConnection`s and `ClientConnection`
+//! clients joined by in-memory wires, on a virtual clock.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+use mqtt_broker_core::{Broker, BrokerConfig, ConnId, Output};
+use mqtt_proto::{
+    Connect, Disconnect, MqttString, ProtocolVersion, Publish, QoS, ReasonCode,
+    SubscribeProperties, SubscriptionId, SubscriptionOptions, TopicFilter, TopicName, Will,
+};
+use mqtt_session::{
+    ClientConfig, ClientConnection, ClientEvent, OutgoingMessage, ServerConfig, ServerConnection,
+    ServerEvent, SessionState,
+};
+
+struct Link {
+    name: String,
+    server: ServerConnection,
+    client: ClientConnection,
+    server_in: BytesMut,
+    client_in: BytesMut,
+    closed: bool,
+}
+
+struct Sim {
+    now: Instant,
+    broker: Broker,
+    links: BTreeMap<ConnId, Link>,
+    /// Client-side session states kept across reconnects, by client name.
+    client_sessions: BTreeMap<String, SessionState>,
+    /// What each client received.
+    received: BTreeMap<String, Vec<Publish>>,
+    /// Events other than messages, per client.
+    client_events: BTreeMap<String, Vec<ClientEvent>>,
+}
+
+struct Opts {
+    version: ProtocolVersion,
+    clean: bool,
+    session_expiry: Option<u32>,
+    will: Option<Will>,
+}
+
+impl Default for Opts {
+    fn default() -> Self {
+        Self {
+            version: ProtocolVersion::V5,
+            clean: true,
+            session_expiry: None,
+            will: None,
+        }
+    }
+}
+
+impl Sim {
+    fn new(config: BrokerConfig) -> Self {
+        // The simulation's clock starts anywhere; only offsets matter.
+        #[allow(clippy::disallowed_methods)]
+        let now = Instant::now();
+        Self {
+            now,
+            broker: Broker::new(config, 42, now),
+            links: BTreeMap::new(),
+            client_sessions: BTreeMap::new(),
+            received: BTreeMap::new(),
+            client_events: BTreeMap::new(),
+        }
+    }
+
+    fn connect(&mut self, name: &str, opts: Opts) -> ConnId {
+        let conn = self.broker.open_connection(self.now).unwrap();
+        let mut connect = Connect::new(opts.version, MqttString::try_from(name).unwrap());
+        connect.clean_start = opts.clean;
+        connect.properties.session_expiry_interval = opts.session_expiry;
+        connect.will = opts.will;
+        let session = if opts.clean {
+            SessionState::new()
+        } else {
+            self.client_sessions.remove(name).unwrap_or_default()
+        };
+        let client =
+            ClientConnection::new(self.now, connect, session, ClientConfig::default()).unwrap();
+        let server = ServerConnection::new(
+            self.now,
+            ServerConfig {
+                auto_ack: false,
+                ..ServerConfig::default()
+            },
+        );
+        self.links.insert(
+            conn,
+            Link {
+                name: name.to_owned(),
+                server,
+                client,
+                server_in: BytesMut::new(),
+                client_in: BytesMut::new(),
+                closed: false,
+            },
+        );
+        self.run();
+        conn
+    }
+
+    fn conn_of(&self, name: &str) -> ConnId {
+        *self
+            .links
+            .iter()
+            .rev()
+            .find(|(_, l)| l.name == name && !l.closed)
+            .map(|(c, _)| c)
+            .unwrap_or_else(|| panic!("{name} has no open connection"))
+    }
+
+    fn client(&mut self, name: &str) -> &mut ClientConnection {
+        let conn = self.conn_of(name);
+        &mut self.links.get_mut(&conn).unwrap().client
+    }
+
+    fn publish(&mut self, name: &str, topic: &str, qos: QoS, retain: bool, payload: &str) {
+        let now = self.now;
+        let mut m = OutgoingMessage::new(
+            TopicName::try_from(topic).unwrap(),
+            qos,
+            Bytes::from(payload.to_owned()),
+        );
+        m.retain = retain;
+        self.client(name).publish(now, m).unwrap();
+        self.run();
+    }
+
+    fn subscribe_with(
+        &mut self,
+        name: &str,
+        filter: &str,
+        options: SubscriptionOptions,
+        id: Option<u32>,
+    ) {
+        let now = self.now;
+        let props = SubscribeProperties {
+            subscription_identifier: id.and_then(SubscriptionId::new),
+            ..Default::default()
+        };
+        self.client(name)
+            .subscribe(
+                now,
+                vec![(TopicFilter::try_from(filter).unwrap(), options)],
+                props,
+            )
+            .unwrap();
+        self.run();
+    }
+
+    fn subscribe(&mut self, name: &str, filter: &str, qos: QoS) {
+        self.subscribe_with(name, filter, SubscriptionOptions::new(qos), None);
+    }
+
+    /// The transport of `name`'s connection breaks.
+    fn cut(&mut self, name: &str) {
+        let conn = self.conn_of(name);
+        let now = self.now;
+        let link = self.links.get_mut(&conn).unwrap();
+        link.client.handle_transport_closed(now);
+        link.server.handle_transport_closed(now);
+        self.run();
+    }
+
+    fn disconnect(&mut self, name: &str, reason: ReasonCode) {
+        let now = self.now;
+        self.client(name)
+            .disconnect(now, Disconnect::new(reason))
+            .unwrap();
+        self.run();
+    }
+
+    fn advance(&mut self, d: Duration) {
+        self.now += d;
+        self.broker.handle_timeout(self.now);
+        let now = self.now;
+        for link in self.links.values_mut() {
+            link.client.handle_timeout(now);
+            link.server.handle_timeout(now);
+        }
+        self.run();
+    }
+
+    /// Moves bytes, events and broker outputs until nothing changes.
+    fn run(&mut self) {
+        for _ in 0..10_000 {
+            if !self.step() {
+                return;
+            }
+        }
+        panic!("simulation did not settle");
+    }
+
+    fn step(&mut self) -> bool {
+        let now = self.now;
+        let mut progress = false;
+        let mut to_broker = Vec::new();
+        for (&conn, link) in &mut self.links {
+            if link.closed {
+                continue;
+            }
+            while let Some(b) = link.client.poll_transmit(now) {
+                link.server_in.extend_from_slice(&b);
+                progress = true;
+            }
+            while let Some(b) = link.server.poll_transmit(now) {
+                link.client_in.extend_from_slice(&b);
+                progress = true;
+            }
+            if !link.server_in.is_empty() {
+                link.server.handle_read(now, &mut link.server_in);
+            }
+            if !link.client_in.is_empty() {
+                link.client.handle_read(now, &mut link.client_in);
+            }
+            while let Some(e) = link.client.poll_event() {
+                progress = true;
+                match e {
+                    ClientEvent::Publish(p) => {
+                        self.received.entry(link.name.clone()).or_default().push(p)
+                    }
+                    ClientEvent::Closed { reason } => {
+                        let state = link.client.take_session_state();
+                        self.client_sessions.insert(link.name.clone(), state);
+                        self.client_events
+                            .entry(link.name.clone())
+                            .or_default()
+                            .push(ClientEvent::Closed { reason });
+                    }
+                    other => self
+                        .client_events
+                        .entry(link.name.clone())
+                        .or_default()
+                        .push(other),
+                }
+            }
+            while let Some(e) = link.server.poll_event() {
+                progress = true;
+                if let ServerEvent::Closed { reason } = &e {
+                    link.closed = true;
+                    link.client.handle_transport_closed(now);
+                    let state = link.server.take_session_state();
+                    to_broker.push((
+                        conn,
+                        ServerEvent::Closed {
+                            reason: reason.clone(),
+                        },
+                        Some(state),
+                    ));
+                    break;
+                }
+                to_broker.push((conn, e, None));
+            }
+        }
+        for (conn, event, state) in to_broker {
+            match event {
+                ServerEvent::Connect(c) => {
+                    let pending = self.broker.handle_connect(now, conn, c);
+                    self.broker.accept(now, pending);
+                }
+                ServerEvent::Publish(p) => self.broker.handle_publish(now, conn, p),
+                ServerEvent::Subscribe(s) => self.broker.handle_subscribe(now, conn, s),
+                ServerEvent::Unsubscribe(u) => self.broker.handle_unsubscribe(now, conn, u),
+                ServerEvent::Closed { reason } => {
+                    self.broker
+                        .handle_closed(now, conn, &reason, state.unwrap_or_default());
+                }
+                _ => {}
+            }
+        }
+        while let Some(out) = self.broker.poll_output() {
+            progress = true;
+            self.apply(out);
+        }
+        progress
+    }
+
+    fn apply(&mut self, out: Output) {
+        let now = self.now;
+        let conn = match &out {
+            Output::Accept { conn, .. }
+            | Output::Refuse { conn, .. }
+            | Output::Deliver { conn, .. }
+            | Output::Ack { conn, .. }
+            | Output::SubAck { conn, .. }
+            | Output::UnsubAck { conn, .. }
+            | Output::Disconnect { conn, .. } => *conn,
+        };
+        let Some(link) = self.links.get_mut(&conn) else {
+            return;
+        };
+        let s = &mut link.server;
+        let _ = match out {
+            Output::Accept { accept, .. } => {
+                let r = s.accept(now, *accept);
+                s.handle_read(now, &mut link.server_in);
+                r
+            }
+            Output::Refuse { reason_code, .. } => s.refuse(now, reason_code),
+            Output::Deliver { message, .. } => s.publish(now, message).map(|_| ()),
+            Output::Ack {
+                packet_id,
+                reason_code,
+                ..
+            } => s.acknowledge(now, packet_id, reason_code),
+            Output::SubAck { suback, .. } => s.suback(now, suback),
+            Output::UnsubAck { unsuback, .. } => s.unsuback(now, unsuback),
+            Output::Disconnect { reason_code, .. } => {
+                s.disconnect(now, reason_code);
+                Ok(())
+            }
+        };
+    }
+
+    fn payloads(&self, name: &str) -> Vec<String> {
+        self.received
+            .get(name)
+            .map(|v| {
+                v.iter()
+                    .map(|p| String::from_utf8_lossy(&p.payload).into_owned())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    fn last(&self, name: &str) -> &Publish {
+        self.received
+            .get(name)
+            .and_then(|v| v.last())
+            .expect("no message received")
+    }
+}
+
+fn sim() -> Sim {
+    Sim::new(BrokerConfig {
+        sys_interval: None,
+        ..BrokerConfig::default()
+    })
+}
+
+#[test]
+fn messages_reach_matching_subscribers_at_the_lower_qos() {
+    let mut s = sim();
+    s.connect("sub", Opts::default());
+    s.connect("pub", Opts::default());
+    s.subscribe("sub", "a/+", QoS::AtLeastOnce);
+    s.publish("pub", "a/b", QoS::ExactlyOnce, false, "hello");
+    s.publish("pub", "x/y", QoS::AtLeastOnce, false, "nobody");
+    assert_eq!(s.payloads("sub"), ["hello"]);
+    assert_eq!(s.last("sub").qos(), QoS::AtLeastOnce);
+    assert!(!s.last("sub").retain);
+}
+
+#[test]
+fn no_matching_subscribers_is_reported_in_v5_puback() {
+    let mut s = sim();
+    s.connect("pub", Opts::default());
+    s.publish("pub", "x/y", QoS::AtLeastOnce, false, "nobody");
+    let events = &s.client_events["pub"];
+    assert!(
+        events.iter().any(|e| matches!(
+            e,
+            ClientEvent::Delivered {
+                reason_code: ReasonCode::NoMatchingSubscribers,
+                ..
+            }
+        )),
+        "{events:?}"
+    );
+}
+
+#[test]
+fn retained_messages_are_sent_on_subscribe_and_deleted_by_an_empty_payload() {
+    let mut s = sim();
+    s.connect("pub", Opts::default());
+    s.publish("pub", "r/1", QoS::AtLeastOnce, true, "kept");
+    s.connect("sub", Opts::default());
+    s.subscribe("sub", "r/#", QoS::AtLeastOnce);
+    assert_eq!(s.payloads("sub"), ["kept"]);
+    assert!(s.last("sub").retain, "retained delivery has RETAIN 1");
+    // An empty retained payload deletes it [MQTT-3.3.1-6]: a new subscriber gets nothing.
+    s.publish("pub", "r/1", QoS::AtLeastOnce, true, "");
+    assert_eq!(s.broker.retained_count(), 0);
+    s.connect("late", Opts::default());
+    s.subscribe("late", "r/#", QoS::AtLeastOnce);
+    assert!(s.payloads("late").is_empty());
+}
+
+#[test]
+fn wildcards_do_not_match_dollar_topics_and_clients_cannot_publish_to_sys() {
+    let mut s = sim();
+    s.connect("sub", Opts::default());
+    s.subscribe("sub", "#", QoS::AtMostOnce);
+    s.connect("pub", Opts::default());
+    s.publish("pub", "$SYS/broker/fake", QoS::AtLeastOnce, false, "x");
+    s.publish("pub", "$other/x", QoS::AtMostOnce, false, "y");
+    assert!(s.payloads("sub").is_empty());
+    let events = &s.client_events["pub"];
+    assert!(events.iter().any(|e| matches!(
+        e,
+        ClientEvent::Delivered {
+            reason_code: ReasonCode::NotAuthorized,
+            ..
+        }
+    )));
+}
+
+#[test]
+fn persistent_session_queues_while_offline_mqtt_3_1_2_5() {
+    let mut s = sim();
+    let v311 = || Opts {
+        version: ProtocolVersion::V3_1_1,
+        clean: false,
+        ..Opts::default()
+    };
+    s.connect(
+        "sub",
+        Opts {
+            clean: true,
+            ..v311()
+        },
+    );
+    s.subscribe("sub", "q", QoS::AtLeastOnce);
+    s.disconnect("sub", ReasonCode::Success);
+    // Clean Session 1 ended that session; reconnect persistent and subscribe again.
+    s.connect("sub", v311());
+    s.subscribe("sub", "q", QoS::AtLeastOnce);
+    s.disconnect("sub", ReasonCode::Success);
+    s.connect("pub", Opts::default());
+    s.publish("pub", "q", QoS::AtLeastOnce, false, "while-away-1");
+    s.publish("pub", "q", QoS::AtMostOnce, false, "qos0-dropped");
+    s.publish("pub", "q", QoS::AtLeastOnce, false, "while-away-2");
+    s.connect("sub", v311());
+    let connected = s.client_events["sub"].iter().rev().find_map(|e| match e {
+        ClientEvent::Connected(ack) => Some(ack.session_present),
+        _ => None,
+    });
+    assert_eq!(connected, Some(true));
+    assert_eq!(s.payloads("sub"), ["while-away-1", "while-away-2"]);
+}
+
+#[test]
+fn will_is_published_on_broken_connection_not_after_disconnect_mqtt_3_1_2_8() {
+    let will = || Will {
+        topic: TopicName::from_static("wills/c"),
+        payload: Bytes::from_static(b"gone"),
+        qos: QoS::AtLeastOnce,
+        retain: false,
+        properties: Default::default(),
+    };
+    let mut s = sim();
+    s.connect("watch", Opts::default());
+    s.subscribe("watch", "wills/#", QoS::AtLeastOnce);
+    s.connect(
+        "c",
+        Opts {
+            will: Some(will()),
+            ..Opts::default()
+        },
+    );
+    s.disconnect("c", ReasonCode::Success);
+    assert!(
+        s.payloads("watch").is_empty(),
+        "normal DISCONNECT discards the will"
+    );
+    s.connect(
+        "c",
+        Opts {
+            will: Some(will()),
+            ..Opts::default()
+        },
+    );
+    s.cut("c");
+    assert_eq!(s.payloads("watch"), ["gone"]);
+    // DISCONNECT with 0x04 asks for the will.
+    s.connect(
+        "c",
+        Opts {
+            will: Some(will()),
+            ..Opts::default()
+        },
+    );
+    s.disconnect("c", ReasonCode::DisconnectWithWill);
+    assert_eq!(s.payloads("watch"), ["gone", "gone"]);
+}
+
+#[test]
+fn will_delay_is_cancelled_by_a_reconnect_in_time_mqtt_3_1_3_9() {
+    let mut will = Will {
+        topic: TopicName::from_static("wills/c"),
+        payload: Bytes::from_static(b"gone"),
+        qos: QoS::AtMostOnce,
+        retain: false,
+        properties: Default::default(),
+    };
+    will.properties.will_delay_interval = Some(5);
+    let opts = || Opts {
+        clean: false,
+        session_expiry: Some(60),
+        will: Some(will.clone()),
+        ..Opts::default()
+    };
+    let mut s = sim();
+    s.connect("watch", Opts::default());
+    s.subscribe("watch", "wills/#", QoS::AtMostOnce);
+    s.connect("c", opts());
+    s.cut("c");
+    s.advance(Duration::from_secs(4));
+    s.connect("c", opts());
+    s.advance(Duration::from_secs(10));
+    assert!(
+        s.payloads("watch").is_empty(),
+        "reconnected within the delay"
+    );
+    s.cut("c");
+    s.advance(Duration::from_secs(4));
+    assert!(s.payloads("watch").is_empty());
+    s.advance(Duration::from_secs(1));
+    assert_eq!(s.payloads("watch"), ["gone"]);
+}
+
+#[test]
+fn take_over_closes_the_old_connection_with_0x8e_mqtt_3_1_4_3() {
+    let mut s = sim();
+    let opts = || Opts {
+        clean: false,
+        session_expiry: Some(60),
+        ..Opts::default()
+    };
+    let first = s.connect("c", opts());
+    s.subscribe("c", "t", QoS::AtLeastOnce);
+    let second = s.connect("c", opts());
+    assert_ne!(first, second);
+    assert!(s.links[&first].closed);
+    let old_events = &s.client_events["c"];
+    assert!(old_events.iter().any(
+        |e| matches!(e, ClientEvent::Disconnect(d) if d.reason_code == ReasonCode::SessionTakenOver)
+    ));
+    // The session, with its subscription, moved to the new connection.
+    assert!(s.links[&second].client.is_connected());
+    s.connect("pub", Opts::default());
+    s.publish("pub", "t", QoS::AtLeastOnce, false, "to-new");
+    assert_eq!(s.payloads("c"), ["to-new"]);
+}
+
+#[test]
+fn no_local_keeps_own_messages_mqtt_3_8_3_3() {
+    let mut s = sim();
+    s.connect("c", Opts::default());
+    let mut o = SubscriptionOptions::new(QoS::AtMostOnce);
+    o.no_local = true;
+    s.subscribe_with("c", "t", o, None);
+    s.subscribe("c", "u", QoS::AtMostOnce);
+    s.publish("c", "t", QoS::AtMostOnce, false, "mine");
+    s.publish("c", "u", QoS::AtMostOnce, false, "echo");
+    assert_eq!(s.payloads("c"), ["echo"]);
+}
+
+#[test]
+fn overlapping_subscriptions_deliver_one_copy_at_the_highest_qos_with_all_ids() {
+    let mut s = sim();
+    s.connect("c", Opts::default());
+    s.subscribe_with(
+        "c",
+        "a/+",
+        SubscriptionOptions::new(QoS::AtMostOnce),
+        Some(1),
+    );
+    s.subscribe_with(
+        "c",
+        "a/b",
+        SubscriptionOptions::new(QoS::ExactlyOnce),
+        Some(2),
+    );
+    s.connect("pub", Opts::default());
+    s.publish("pub", "a/b", QoS::ExactlyOnce, false, "once");
+    assert_eq!(s.payloads("c"), ["once"]);
+    let p = s.last("c");
+    assert_eq!(p.qos(), QoS::ExactlyOnce);
+    let mut ids: Vec<u32> = p
+        .properties
+        .subscription_identifiers
+        .iter()
+        .map(|i| i.get())
+        .collect();
+    ids.sort_unstable();
+    assert_eq!(ids, [1, 2]);
+}
+
+#[test]
+fn shared_subscription_delivers_to_one_member_round_robin() {
+    let mut s = sim();
+    s.connect("w1", Opts::default());
+    s.connect("w2", Opts::default());
+    s.subscribe("w1", "$share/g/jobs/#", QoS::AtLeastOnce);
+    s.subscribe("w2", "$share/g/jobs/#", QoS::AtLeastOnce);
+    s.connect("pub", Opts::default());
+    for i in 0..4 {
+        s.publish("pub", "jobs/x", QoS::AtLeastOnce, false, &format!("job{i}"));
+    }
+    assert_eq!(s.payloads("w1").len(), 2);
+    assert_eq!(s.payloads("w2").len(), 2);
+}
+
+#[test]
+fn session_expiry_ends_an_offline_session() {
+    let mut s = sim();
+    let opts = || Opts {
+        clean: false,
+        session_expiry: Some(10),
+        ..Opts::default()
+    };
+    s.connect("c", opts());
+    s.subscribe("c", "t", QoS::AtLeastOnce);
+    s.cut("c");
+    assert_eq!(s.broker.session_count(), 1);
+    s.advance(Duration::from_secs(9));
+    assert_eq!(s.broker.session_count(), 1);
+    s.advance(Duration::from_secs(1));
+    assert_eq!(s.broker.session_count(), 0);
+    s.connect("c", opts());
+    let present = s.client_events["c"].iter().rev().find_map(|e| match e {
+        ClientEvent::Connected(ack) => Some(ack.session_present),
+        _ => None,
+    });
+    assert_eq!(present, Some(false));
+}
+
+#[test]
+fn sys_topics_are_published_at_the_interval() {
+    let mut s = Sim::new(BrokerConfig {
+        sys_interval: Some(Duration::from_secs(10)),
+        ..BrokerConfig::default()
+    });
+    s.connect("c", Opts::default());
+    s.subscribe("c", "$SYS/broker/clients/connected", QoS::AtMostOnce);
+    s.advance(Duration::from_secs(10));
+    assert_eq!(s.payloads("c"), ["1"]);
+}
+
+#[test]
+fn empty_client_id_gets_an_assigned_identifier_mqtt_3_2_2_16() {
+    let mut s = sim();
+    s.connect("", Opts::default());
+    let assigned = s.client_events[""].iter().find_map(|e| match e {
+        ClientEvent::Connected(ack) => ack.properties.assigned_client_identifier.clone(),
+        _ => None,
+    });
+    assert!(assigned.is_some_and(|id| !id.is_empty()));
+}
