@@ -143,6 +143,9 @@ pub struct ClientConnection {
     ping_sent: Option<Instant>,
     /// CONNACK deadline.
     connect_deadline: Option<Instant>,
+    /// The server's Maximum QoS and Retain Available (from CONNACK).
+    server_max_qos: QoS,
+    server_retain: bool,
 }
 
 impl ClientConnection {
@@ -193,6 +196,8 @@ impl ClientConnection {
             last_transmit: now,
             ping_sent: None,
             connect_deadline: Some(now + config.connect_timeout),
+            server_max_qos: QoS::ExactlyOnce,
+            server_retain: true,
             config,
         })
     }
@@ -302,6 +307,8 @@ impl ClientConnection {
             self.discard_session();
         }
         let p = &ack.properties;
+        self.server_max_qos = p.maximum_qos.unwrap_or(QoS::ExactlyOnce);
+        self.server_retain = p.retain_available.unwrap_or(true);
         if let Some(ka) = p.server_keep_alive {
             // [MQTT-3.2.2-21]: the server's keep alive replaces ours.
             self.keep_alive = ka;
@@ -364,13 +371,29 @@ impl ClientConnection {
     /// # Errors
     /// [`Error::QueueFull`], [`Error::Closed`], QoS 0 before the CONNACK, or
     /// [`Error::Encode`].
-    pub fn publish(&mut self, now: Instant, message: OutgoingMessage) -> Result<MessageId, Error> {
+    pub fn publish(
+        &mut self,
+        now: Instant,
+        mut message: OutgoingMessage,
+    ) -> Result<MessageId, Error> {
         if self.phase == Phase::Closed {
             return Err(Error::Closed);
         }
         if message.qos == QoS::AtMostOnce {
             self.connected()?;
         }
+        // [MQTT-3.2.2-11] / [MQTT-3.2.2-14]: nothing above the server's Maximum QoS, no
+        // RETAIN if it has no retained messages.
+        if message.qos > self.server_max_qos {
+            return Err(Error::InvalidState("QoS above the server's Maximum QoS"));
+        }
+        if message.retain && !self.server_retain {
+            return Err(Error::InvalidState(
+                "the server does not support retained messages",
+            ));
+        }
+        // [MQTT-3.3.4-6]: subscription identifiers go from server to client only.
+        message.properties.subscription_identifiers.clear();
         self.flows.publish(now, &mut self.tx, message)
     }
 

@@ -231,11 +231,10 @@ impl ServerConnection {
 
     fn decode_failed(&mut self, e: DecodeError) {
         if self.phase == Phase::AwaitingConnect {
-            // [MQTT-3.1.2-2]: an unsupported protocol level is answered with CONNACK
-            // return code 1 / 0x84; other bad CONNECTs just close [MQTT-3.1.4-1].
-            if let DecodeError::UnsupportedProtocolVersion(_)
-            | DecodeError::UnsupportedProtocolName = e
-            {
+            // [MQTT-3.1.2-2]: an unsupported protocol level of MQTT is answered with
+            // CONNACK return code 1 / 0x84. Anything else, including a protocol name that
+            // is not MQTT at all, just closes [MQTT-3.1.4-1] (3.1.1 [MQTT-3.1.2-1]).
+            if let DecodeError::UnsupportedProtocolVersion(_) = e {
                 // The client speaks no version we know: answer in the 3.1.1 form, which
                 // every version's client can read.
                 self.version = ProtocolVersion::V3_1_1;

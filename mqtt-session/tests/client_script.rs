@@ -378,3 +378,25 @@ fn server_disconnect_is_reported_with_its_properties() {
         }
     );
 }
+
+#[test]
+fn publish_respects_the_servers_maximum_qos_and_retain_available_mqtt_3_2_2_11() {
+    let mut s = Script::new(ProtocolVersion::V5);
+    s.expect_output(0, CONNECT_V5);
+    // CONNACK with Maximum QoS 1 and Retain Available 0.
+    s.input(0, "20 07 00 00 04 2401 2500");
+    let _ = s.events();
+    let qos2 = OutgoingMessage::new(TopicName::from_static("t"), QoS::ExactlyOnce, "a");
+    assert!(s.conn.publish(s.at(1), qos2).is_err());
+    let mut retained = OutgoingMessage::new(TopicName::from_static("t"), QoS::AtLeastOnce, "a");
+    retained.retain = true;
+    assert!(s.conn.publish(s.at(1), retained).is_err());
+    s.expect_output(1, "");
+    // A subscription identifier is never sent by a client [MQTT-3.3.4-6].
+    let mut m = OutgoingMessage::new(TopicName::from_static("t"), QoS::AtMostOnce, "a");
+    m.properties
+        .subscription_identifiers
+        .push(mqtt_proto::SubscriptionId::new(3).unwrap());
+    s.conn.publish(s.at(2), m).unwrap();
+    s.expect_output(2, "30 05 0001 74 00 61");
+}

@@ -569,3 +569,12 @@ fn manual_acknowledgement_waits_for_the_application() {
             .is_err()
     );
 }
+
+#[test]
+fn a_connect_that_is_not_mqtt_closes_without_an_answer() {
+    let mut s = Script::new(ServerConfig::default());
+    // Protocol name "HTTP": nothing MQTT is sent back [MQTT-3.1.4-1].
+    s.input(0, "10 0d 00 04 48545450 04 02 000a 0001 63");
+    s.expect_output("");
+    assert!(matches!(s.closed(), CloseReason::Violation(_)));
+}
