@@ -87,6 +87,8 @@ pub struct Broker {
     pub(crate) timers: BTreeSet<(Instant, SessionKey)>,
     pub(crate) assigned_ids: u64,
     pub(crate) seed: u64,
+    /// Set by `begin_shutdown`: no new connections, every connection is closing.
+    pub(crate) shutting_down: bool,
 }
 
 impl Broker {
@@ -112,6 +114,7 @@ impl Broker {
             timers: BTreeSet::new(),
             assigned_ids: 0,
             seed,
+            shutting_down: false,
         }
     }
 
@@ -129,7 +132,7 @@ impl Broker {
     /// Registers a new network connection. `None` when the broker is at its connection
     /// limit: close the transport.
     pub fn open_connection(&mut self, _now: Instant) -> Option<ConnId> {
-        if self.conns.len() >= self.config.max_connections {
+        if self.shutting_down || self.conns.len() >= self.config.max_connections {
             return None;
         }
         self.next_conn += 1;
@@ -165,6 +168,12 @@ impl Broker {
         let PendingConnect { conn, mut connect } = pending;
         if !self.conns.contains_key(&conn) {
             return;
+        }
+        if self.shutting_down {
+            return self.outputs.push_back(Output::Refuse {
+                conn,
+                reason_code: ReasonCode::ServerUnavailable,
+            });
         }
         // An empty client identifier gets one assigned [MQTT-3.1.3-6] (5.0; 3.1.1 allows it
         // only with Clean Session, which the connection layer checked).
@@ -390,6 +399,48 @@ impl Broker {
             Some(waiting) => self.complete_accept(now, waiting),
             None if expiry == 0 => self.end_session(now, key),
             None => {}
+        }
+        if self.shutting_down && self.conns.is_empty() {
+            self.settle_wills(now);
+        }
+    }
+
+    /// Starts a graceful shutdown: no new connections are accepted, and every connection
+    /// is told to close with 0x8B Server shutting down (a 5.0 DISCONNECT). Wills follow
+    /// the usual rules as each connection closes [MQTT-3.1.2-8]; once the last one has,
+    /// wills still waiting for their delay are published, since no connection can resume
+    /// their sessions any more.
+    pub fn begin_shutdown(&mut self, now: Instant) {
+        self.shutting_down = true;
+        let conns: Vec<ConnId> = self.conns.keys().copied().collect();
+        for conn in conns {
+            self.outputs.push_back(Output::Disconnect {
+                conn,
+                reason_code: ReasonCode::ServerShuttingDown,
+            });
+        }
+        if self.conns.is_empty() {
+            self.settle_wills(now);
+        }
+    }
+
+    /// Whether the broker is shut down: shutdown begun and every connection closed.
+    #[must_use]
+    pub fn is_shut_down(&self) -> bool {
+        self.shutting_down && self.conns.is_empty()
+    }
+
+    fn settle_wills(&mut self, now: Instant) {
+        let mut wills = Vec::new();
+        for s in self.sessions.iter_mut().flatten() {
+            if s.will_at.take().is_some()
+                && let Some((will, _)) = s.will.take()
+            {
+                wills.push((s.client_id.clone(), will));
+            }
+        }
+        for (client_id, will) in wills {
+            self.publish_will(now, &client_id, will);
         }
     }
 

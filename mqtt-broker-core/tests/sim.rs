@@ -653,3 +653,40 @@ fn empty_client_id_gets_an_assigned_identifier_mqtt_3_2_2_16() {
     });
     assert!(assigned.is_some_and(|id| !id.is_empty()));
 }
+
+#[test]
+fn graceful_shutdown_disconnects_with_0x8b_and_settles_wills() {
+    let mut will = Will {
+        topic: TopicName::from_static("wills/c"),
+        payload: Bytes::from_static(b"gone"),
+        qos: QoS::AtLeastOnce,
+        retain: true,
+        properties: Default::default(),
+    };
+    will.properties.will_delay_interval = Some(3600);
+    let mut s = sim();
+    s.connect(
+        "c",
+        Opts {
+            clean: false,
+            session_expiry: Some(7200),
+            will: Some(will),
+            ..Opts::default()
+        },
+    );
+    s.connect("d", Opts::default());
+    let now = s.now;
+    s.broker.begin_shutdown(now);
+    s.run();
+    for name in ["c", "d"] {
+        let events = &s.client_events[name];
+        assert!(
+            events.iter().any(|e| matches!(e, ClientEvent::Disconnect(d) if d.reason_code == ReasonCode::ServerShuttingDown)),
+            "{name}: {events:?}"
+        );
+    }
+    assert!(s.broker.is_shut_down());
+    // The delayed will could never be cancelled now: it was published (and retained).
+    assert_eq!(s.broker.retained_count(), 1);
+    assert!(s.broker.open_connection(now).is_none());
+}
