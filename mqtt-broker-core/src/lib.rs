@@ -25,6 +25,8 @@
 mod auth;
 mod broker;
 mod config;
+#[doc(hidden)]
+pub mod fuzz;
 mod output;
 mod retained;
 mod routing;
