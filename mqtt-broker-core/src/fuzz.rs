@@ -199,7 +199,13 @@ pub fn broker_ops(now: Instant, data: &[u8]) {
         }
         // One operation causes at most a delivery per subscription plus a few answers.
         assert!(outputs <= 4096, "{outputs} outputs from one operation");
-        assert!(broker.session_count() <= connects, "more sessions than connects");
-        assert!(broker.retained_count() <= 16, "retained store past its bound");
+        assert!(
+            broker.session_count() <= connects,
+            "more sessions than connects"
+        );
+        assert!(
+            broker.retained_count() <= 16,
+            "retained store past its bound"
+        );
     }
 }
