@@ -147,11 +147,17 @@ impl Reader {
 /// [`BufMut`]. Each packet has one `write` function generic over the sink, so the length
 /// used in its fixed header and the bytes it writes cannot disagree.
 pub(crate) trait Sink {
+    /// Whether this sink only counts bytes (lets a property list be counted once).
+    const COUNTS_ONLY: bool = false;
+    /// Counts `n` bytes without writing them; only called when `COUNTS_ONLY`.
+    #[inline]
+    fn add_len(&mut self, _n: usize) {}
     fn put_u8(&mut self, v: u8);
     fn put_u16(&mut self, v: u16);
     fn put_u32(&mut self, v: u32);
     fn put_slice(&mut self, s: &[u8]);
 
+    #[inline]
     fn put_var_int(&mut self, v: u32) -> Result<(), EncodeError> {
         if v > MAX_VAR_INT {
             return Err(EncodeError::PacketTooLarge);
@@ -170,6 +176,7 @@ pub(crate) trait Sink {
         }
     }
 
+    #[inline]
     fn put_binary(&mut self, what: &'static str, s: &[u8]) -> Result<(), EncodeError> {
         let n = u16::try_from(s.len()).map_err(|_| EncodeError::FieldTooLong(what))?;
         self.put_u16(n);
@@ -177,6 +184,7 @@ pub(crate) trait Sink {
         Ok(())
     }
 
+    #[inline]
     fn put_string(&mut self, s: &MqttString) {
         // An MqttString is at most 65,535 bytes by construction.
         self.put_u16(s.len() as u16);
@@ -189,18 +197,28 @@ pub(crate) trait Sink {
 pub(crate) struct Counter(pub(crate) usize);
 
 impl Sink for Counter {
+    const COUNTS_ONLY: bool = true;
+    #[inline]
+    fn add_len(&mut self, n: usize) {
+        self.0 += n;
+    }
+    #[inline]
     fn put_u8(&mut self, _: u8) {
         self.0 += 1;
     }
+    #[inline]
     fn put_u16(&mut self, _: u16) {
         self.0 += 2;
     }
+    #[inline]
     fn put_u32(&mut self, _: u32) {
         self.0 += 4;
     }
+    #[inline]
     fn put_slice(&mut self, s: &[u8]) {
         self.0 += s.len();
     }
+    #[inline]
     fn put_var_int(&mut self, v: u32) -> Result<(), EncodeError> {
         if v > MAX_VAR_INT {
             return Err(EncodeError::PacketTooLarge);
@@ -214,15 +232,19 @@ impl Sink for Counter {
 pub(crate) struct Writer<'a, B: ?Sized>(pub(crate) &'a mut B);
 
 impl<B: BufMut + ?Sized> Sink for Writer<'_, B> {
+    #[inline]
     fn put_u8(&mut self, v: u8) {
         self.0.put_u8(v);
     }
+    #[inline]
     fn put_u16(&mut self, v: u16) {
         self.0.put_u16(v);
     }
+    #[inline]
     fn put_u32(&mut self, v: u32) {
         self.0.put_u32(v);
     }
+    #[inline]
     fn put_slice(&mut self, s: &[u8]) {
         self.0.put_slice(s);
     }

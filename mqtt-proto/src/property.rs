@@ -130,6 +130,7 @@ pub(crate) trait PropField {
     fn is_unset(&self) -> bool;
 }
 
+#[inline]
 fn put_id<S: Sink>(s: &mut S, id: PropertyId) {
     // Every identifier is below 128, so its variable byte integer is one byte.
     s.put_u8(id as u8);
@@ -145,6 +146,7 @@ impl PropField for Option<bool> {
         });
         Ok(())
     }
+    #[inline]
     fn write<S: Sink>(&self, id: PropertyId, s: &mut S) -> Result<(), EncodeError> {
         if let Some(v) = *self {
             put_id(s, id);
@@ -167,6 +169,7 @@ impl PropField for Option<QoS> {
         });
         Ok(())
     }
+    #[inline]
     fn write<S: Sink>(&self, id: PropertyId, s: &mut S) -> Result<(), EncodeError> {
         match *self {
             None => Ok(()),
@@ -188,6 +191,7 @@ impl PropField for Option<u16> {
         *self = Some(r.u16()?);
         Ok(())
     }
+    #[inline]
     fn write<S: Sink>(&self, id: PropertyId, s: &mut S) -> Result<(), EncodeError> {
         if let Some(v) = *self {
             put_id(s, id);
@@ -210,6 +214,7 @@ impl PropField for Option<NonZeroU16> {
         *self = Some(v);
         Ok(())
     }
+    #[inline]
     fn write<S: Sink>(&self, id: PropertyId, s: &mut S) -> Result<(), EncodeError> {
         if let Some(v) = *self {
             put_id(s, id);
@@ -227,6 +232,7 @@ impl PropField for Option<u32> {
         *self = Some(r.u32()?);
         Ok(())
     }
+    #[inline]
     fn write<S: Sink>(&self, id: PropertyId, s: &mut S) -> Result<(), EncodeError> {
         if let Some(v) = *self {
             put_id(s, id);
@@ -245,6 +251,7 @@ impl PropField for Option<NonZeroU32> {
         *self = Some(NonZeroU32::new(r.u32()?).ok_or(DecodeError::InvalidPropertyValue(id))?);
         Ok(())
     }
+    #[inline]
     fn write<S: Sink>(&self, id: PropertyId, s: &mut S) -> Result<(), EncodeError> {
         if let Some(v) = *self {
             put_id(s, id);
@@ -262,6 +269,7 @@ impl PropField for Option<MqttString> {
         *self = Some(r.string()?);
         Ok(())
     }
+    #[inline]
     fn write<S: Sink>(&self, id: PropertyId, s: &mut S) -> Result<(), EncodeError> {
         if let Some(v) = self {
             put_id(s, id);
@@ -281,6 +289,7 @@ impl PropField for Option<TopicName> {
         *self = Some(TopicName::new(s).map_err(DecodeError::InvalidTopicName)?);
         Ok(())
     }
+    #[inline]
     fn write<S: Sink>(&self, id: PropertyId, s: &mut S) -> Result<(), EncodeError> {
         if let Some(v) = self {
             put_id(s, id);
@@ -298,6 +307,7 @@ impl PropField for Option<Bytes> {
         *self = Some(r.binary()?);
         Ok(())
     }
+    #[inline]
     fn write<S: Sink>(&self, id: PropertyId, s: &mut S) -> Result<(), EncodeError> {
         if let Some(v) = self {
             put_id(s, id);
@@ -320,6 +330,7 @@ impl PropField for Option<SubscriptionId> {
         *self = Some(read_subscription_id(id, r)?);
         Ok(())
     }
+    #[inline]
     fn write<S: Sink>(&self, id: PropertyId, s: &mut S) -> Result<(), EncodeError> {
         if let Some(v) = *self {
             put_id(s, id);
@@ -339,6 +350,7 @@ impl PropField for Vec<SubscriptionId> {
         self.push(read_subscription_id(id, r)?);
         Ok(())
     }
+    #[inline]
     fn write<S: Sink>(&self, id: PropertyId, s: &mut S) -> Result<(), EncodeError> {
         for v in self {
             put_id(s, id);
@@ -360,6 +372,7 @@ impl PropField for Vec<UserProperty> {
         self.push((k, v));
         Ok(())
     }
+    #[inline]
     fn write<S: Sink>(&self, id: PropertyId, s: &mut S) -> Result<(), EncodeError> {
         for (k, v) in self {
             put_id(s, id);
@@ -409,10 +422,15 @@ pub(crate) trait PropertyList {
 
 /// Writes a property list: its length, then its properties. The length comes from the
 /// same `write_fields` counting instead of writing.
+#[inline]
 pub(crate) fn write_list<S: Sink, P: PropertyList>(s: &mut S, p: &P) -> Result<(), EncodeError> {
     let mut c = Counter::default();
     p.write_fields(&mut c)?;
     s.put_var_int(u32::try_from(c.0).map_err(|_| EncodeError::PacketTooLarge)?)?;
+    if S::COUNTS_ONLY {
+        s.add_len(c.0);
+        return Ok(());
+    }
     p.write_fields(s)
 }
 
@@ -452,6 +470,7 @@ macro_rules! properties {
         }
 
         impl PropertyList for $name {
+            #[inline]
             fn write_fields<S: Sink>(&self, s: &mut S) -> Result<(), EncodeError> {
                 $( PropField::write(&self.$field, PropertyId::$id, s)?; )*
                 Ok(())

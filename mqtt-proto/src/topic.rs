@@ -50,7 +50,13 @@ impl TopicName {
         if s.is_empty() {
             return Err(TopicError::Empty);
         }
-        if s.as_bytes().iter().any(|&b| b == b'+' || b == b'#') {
+        // Counting (rather than `any`) lets the compiler vectorise the scan.
+        if s.as_bytes()
+            .iter()
+            .filter(|&&b| b == b'+' || b == b'#')
+            .count()
+            != 0
+        {
             return Err(TopicError::WildcardInName);
         }
         Ok(Self(s))
