@@ -50,6 +50,8 @@ pub(crate) struct Waiting {
 pub(crate) struct ConnEntry {
     /// The session it serves, once accepted.
     pub(crate) session: Option<SessionKey>,
+    /// The session whose previous connection it waits for (take-over).
+    pub(crate) waiting_for: Option<SessionKey>,
 }
 
 /// The MQTT broker as a pure state machine.
@@ -137,7 +139,13 @@ impl Broker {
         }
         self.next_conn += 1;
         let id = ConnId(self.next_conn);
-        self.conns.insert(id, ConnEntry { session: None });
+        self.conns.insert(
+            id,
+            ConnEntry {
+                session: None,
+                waiting_for: None,
+            },
+        );
         Some(id)
     }
 
@@ -197,13 +205,17 @@ impl Broker {
                 conn: old,
                 reason_code: ReasonCode::SessionTakenOver,
             });
+            if let Some(entry) = self.conns.get_mut(&conn) {
+                entry.waiting_for = Some(key);
+            }
             if let Some(s) = self.session_mut(key)
                 && let Some(previous) = s.takeover.replace(waiting)
             {
-                // A third connection overtook a waiting second one.
+                // A third connection overtook a waiting second one. "Session taken over"
+                // cannot be said in a CONNACK: it is refused as unspecified.
                 self.outputs.push_back(Output::Refuse {
                     conn: previous.conn,
-                    reason_code: ReasonCode::SessionTakenOver,
+                    reason_code: ReasonCode::UnspecifiedError,
                 });
             }
             return;
@@ -217,6 +229,10 @@ impl Broker {
             connect,
             assigned,
         } = w;
+        // The connection may have closed while it waited for a take-over.
+        if !self.conns.contains_key(&conn) {
+            return;
+        }
         let version = connect.protocol;
         let v5 = version.is_v5();
         if connect.clean_start {
@@ -354,6 +370,13 @@ impl Broker {
         let Some(entry) = self.conns.remove(&conn) else {
             return;
         };
+        // A connection that closed while waiting to take a session over stops waiting.
+        if let Some(waited) = entry.waiting_for
+            && let Some(s) = self.session_mut(waited)
+            && s.takeover.as_ref().is_some_and(|w| w.conn == conn)
+        {
+            s.takeover = None;
+        }
         let Some(key) = entry.session else {
             return;
         };

@@ -20,7 +20,10 @@ impl ConnId {
 /// [`ServerConnection`](mqtt_session::ServerConnection) in the order given.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Output {
-    /// Accept the CONNECT: `ServerConnection::accept(now, accept)`.
+    /// Accept the CONNECT: `ServerConnection::accept(now, accept)`. If the connection has
+    /// closed meanwhile, the session state inside is handed back with
+    /// [`Broker::handle_closed`](crate::Broker::handle_closed) instead, so that nothing in
+    /// it is lost.
     Accept {
         /// The connection.
         conn: ConnId,

@@ -6,8 +6,8 @@ use std::collections::VecDeque;
 use std::time::Instant;
 
 use mqtt_proto::{
-    AckProperties, Packet, ProtocolVersion, PubAck, PubComp, PubRec, PubRel, Publish, QoS, QoSPid,
-    ReasonCode, TopicName,
+    AckProperties, Packet, ProtocolVersion, PubAck, PubComp, PubRec, PubRel, Publish,
+    PublishProperties, QoS, QoSPid, ReasonCode, TopicName,
 };
 
 use crate::alias::{InboundAliases, OutboundAliases};
@@ -367,16 +367,25 @@ impl Flows {
     }
 
     /// Sends queued QoS 1/2 messages while the peer's receive maximum allows.
+    /// A QoS 0 message queued while the peer was away takes no identifier and no place
+    /// in the window: the receive maximum counts QoS 1 and 2 only.
     pub(crate) fn fill_window(&mut self, now: Instant, tx: &mut TxQueue) -> Result<(), Error> {
-        while self.state.inflight.len() < usize::from(self.limits.send_window) {
-            let Some(queued) = self.state.queue.pop_front() else {
+        while let Some(front) = self.state.queue.front() {
+            let qos0 = front.message.qos == QoS::AtMostOnce;
+            if !qos0 && self.state.inflight.len() >= usize::from(self.limits.send_window) {
                 break;
+            }
+            let id = if qos0 {
+                None
+            } else {
+                match self.state.allocate_packet_id(&self.other_ids_in_use) {
+                    Some(id) => Some(id),
+                    None => break,
+                }
             };
-            let Some(id) = self.state.allocate_packet_id(&self.other_ids_in_use) else {
-                self.state.queue.push_front(queued);
-                break;
-            };
-            self.transmit(now, tx, queued, Some(id))?;
+            if let Some(queued) = self.state.queue.pop_front() {
+                self.transmit(now, tx, queued, id)?;
+            }
         }
         Ok(())
     }
@@ -397,6 +406,10 @@ impl Flows {
         } = queued;
         let mut properties = message.properties;
         properties.topic_alias = None;
+        if !self.version.is_v5() {
+            // A session may move from a 5.0 to a 3.x connection: 3.x has no properties.
+            properties = PublishProperties::default();
+        }
         if let Some(at) = expires_at {
             // The interval sent is what is left of it [MQTT-3.3.2-6], rounded up.
             let left = at.saturating_duration_since(now);
@@ -449,6 +462,12 @@ impl Flows {
 
     /// Encodes a PUBLISH, substituting a topic alias when the policy has one.
     fn encode_publish(&mut self, tx: &mut TxQueue, publish: &Publish) -> Result<(), Error> {
+        if !self.version.is_v5() && !publish.properties.is_empty() {
+            // In flight from a 5.0 connection of the same session, resent on a 3.x one.
+            let mut plain = publish.clone();
+            plain.properties = PublishProperties::default();
+            return tx.push_publish(self.version, &plain).map_err(Error::Encode);
+        }
         match publish
             .topic
             .as_ref()

@@ -409,7 +409,13 @@ impl ServerConnection {
             return Err(Error::InvalidState("no CONNECT awaits an answer"));
         }
         let code = if self.version.is_v5() {
-            reason_code
+            // Only CONNACK codes can answer a CONNECT (5.0 section 3.2.2.2).
+            if reason_code.is_allowed_in(mqtt_proto::PacketType::ConnAck) && reason_code.is_error()
+            {
+                reason_code
+            } else {
+                ReasonCode::UnspecifiedError
+            }
         } else {
             ReasonCode::from_v3_connect_return_code(reason_code.v3_connect_return_code_fallback())
                 .unwrap_or(ReasonCode::ServerUnavailable)
