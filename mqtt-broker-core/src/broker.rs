@@ -88,7 +88,9 @@ pub struct Broker {
     /// is checked against its session when it comes due.
     pub(crate) timers: BTreeSet<(Instant, SessionKey)>,
     pub(crate) assigned_ids: u64,
-    pub(crate) seed: u64,
+    /// Distinguishes this broker instance's assigned client ids from an earlier one's,
+    /// without revealing the seed that keys the hashing.
+    pub(crate) id_tag: u64,
     /// Set by `begin_shutdown`: no new connections, every connection is closing.
     pub(crate) shutting_down: bool,
 }
@@ -115,7 +117,10 @@ impl Broker {
             stats: Stats::default(),
             timers: BTreeSet::new(),
             assigned_ids: 0,
-            seed,
+            id_tag: {
+                use std::hash::BuildHasher;
+                foldhash::fast::FixedState::with_seed(seed).hash_one("assigned client id")
+            },
             shutting_down: false,
         }
     }
@@ -188,7 +193,7 @@ impl Broker {
         let assigned = connect.client_id.is_empty();
         if assigned {
             self.assigned_ids += 1;
-            let id = format!("auto-{:016x}-{}", self.seed, self.assigned_ids);
+            let id = format!("auto-{:016x}-{}", self.id_tag, self.assigned_ids);
             connect.client_id = MqttString::try_from(id).unwrap_or_default();
         }
         let waiting = Waiting {
