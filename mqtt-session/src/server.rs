@@ -585,7 +585,7 @@ impl ServerConnection {
     #[must_use]
     pub fn wants_read(&self) -> bool {
         matches!(self.phase, Phase::AwaitingConnect | Phase::Connected)
-            && self.tx.len() < self.config.max_packet_size as usize * 4
+            && self.tx.len() < (self.config.max_packet_size as usize).saturating_mul(4)
     }
 
     /// The session state as it is now.
