@@ -393,6 +393,13 @@ impl Broker {
             return;
         }
         session.conn = None;
+        // What the connection had queued counts against the offline bound too: the oldest
+        // beyond it are dropped, as for messages arriving while offline.
+        let mut state = state;
+        while state.queued_len() > self.config.max_queued_messages {
+            state.pop_oldest_queued();
+            self.stats.messages_dropped += 1;
+        }
         session.state = Some(state);
         // Wills: published unless the client disconnected normally [MQTT-3.1.2-8]; a 5.0
         // Will Delay Interval postpones it, but never past the session's end

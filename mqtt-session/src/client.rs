@@ -341,6 +341,7 @@ impl ClientConnection {
     /// The server has no session for us: what was in flight is gone with it (it is
     /// reported dropped); messages not yet sent stay queued.
     fn discard_session(&mut self) {
+        self.flows.sent = 0;
         let state = &mut self.flows.state;
         state.incoming_qos2.clear();
         for entry in state.inflight.drain(..) {

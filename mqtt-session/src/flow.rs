@@ -92,6 +92,9 @@ pub(crate) struct Flows {
     pub(crate) aliases_out: OutboundAliases,
     /// Packet identifiers of SUBSCRIBE and UNSUBSCRIBE awaiting acknowledgement.
     pub(crate) other_ids_in_use: Vec<mqtt_proto::PacketId>,
+    /// How many of the leading publications in flight went out on this connection; the
+    /// others, in flight from an earlier connection, wait for room in the window.
+    pub(crate) sent: usize,
     pub(crate) events: VecDeque<FlowEvent>,
 }
 
@@ -106,6 +109,7 @@ impl Flows {
             aliases_in: InboundAliases::default(),
             aliases_out: OutboundAliases::default(),
             other_ids_in_use: Vec::new(),
+            sent: 0,
             events: VecDeque::new(),
         }
     }
@@ -275,7 +279,7 @@ impl Flows {
         let found = self.state.inflight.iter().position(|e| {
             matches!(e, Inflight::Publish { publish, .. } if publish.qos_pid == QoSPid::AtLeastOnce(p.packet_id))
         });
-        if let Some(entry) = found.and_then(|pos| self.state.inflight.remove(pos)) {
+        if let Some(entry) = found.and_then(|pos| self.remove_inflight(pos)) {
             self.events.push_back(FlowEvent::Delivered {
                 id: entry.message_id(),
                 reason_code: p.reason_code,
@@ -302,7 +306,7 @@ impl Flows {
             Some((pos, Inflight::Publish { id: message, .. })) if p.reason_code.is_error() => {
                 // The receiver refused the message: the exchange ends here.
                 let message = *message;
-                self.state.inflight.remove(pos);
+                self.remove_inflight(pos);
                 self.events.push_back(FlowEvent::Delivered {
                     id: message,
                     reason_code: p.reason_code,
@@ -334,7 +338,7 @@ impl Flows {
         let found = self.state.inflight.iter().position(
             |e| matches!(e, Inflight::Release { packet_id, .. } if *packet_id == p.packet_id),
         );
-        if let Some(entry) = found.and_then(|pos| self.state.inflight.remove(pos)) {
+        if let Some(entry) = found.and_then(|pos| self.remove_inflight(pos)) {
             self.events.push_back(FlowEvent::Delivered {
                 id: entry.message_id(),
                 reason_code: p.reason_code,
@@ -370,6 +374,16 @@ impl Flows {
     /// A QoS 0 message queued while the peer was away takes no identifier and no place
     /// in the window: the receive maximum counts QoS 1 and 2 only.
     pub(crate) fn fill_window(&mut self, now: Instant, tx: &mut TxQueue) -> Result<(), Error> {
+        // Publications in flight from an earlier connection go again first, in their order
+        // and with DUP [MQTT-4.4.0-1], but no more than the window allows [MQTT-3.3.4-9].
+        let window = usize::from(self.limits.send_window);
+        while self.sent < self.state.inflight.len() && self.sent < window {
+            self.resend(tx, self.sent)?;
+            self.sent += 1;
+        }
+        if self.sent < self.state.inflight.len() {
+            return Ok(());
+        }
         while let Some(front) = self.state.queue.front() {
             let qos0 = front.message.qos == QoS::AtMostOnce;
             if !qos0 && self.state.inflight.len() >= usize::from(self.limits.send_window) {
@@ -456,6 +470,7 @@ impl Flows {
                 id: message_id,
                 publish,
             });
+            self.sent = self.state.inflight.len();
         }
         Ok(())
     }
@@ -489,30 +504,38 @@ impl Flows {
     }
 
     /// On a resumed session: resend what is in flight, in order, PUBLISH with DUP set
-    /// [MQTT-4.4.0-1] [MQTT-3.3.1-1], then send what is queued.
+    /// [MQTT-4.4.0-1] [MQTT-3.3.1-1], as far as the new window allows, then what is queued.
     pub(crate) fn resume(&mut self, now: Instant, tx: &mut TxQueue) -> Result<(), Error> {
-        let mut inflight = std::mem::take(&mut self.state.inflight);
-        let mut result = Ok(());
-        for entry in &mut inflight {
-            result = match entry {
-                Inflight::Publish { publish, .. } => {
-                    publish.dup = true;
-                    self.encode_publish(tx, publish)
-                }
-                Inflight::Release { packet_id, .. } => {
-                    self.send(tx, PubRel::new(*packet_id).into())
-                }
-            };
-            if result.is_err() {
-                break;
-            }
-        }
-        self.state.inflight = inflight;
-        result?;
+        self.sent = 0;
         // Acknowledgements the application owed on the old connection are lost with it;
         // the peer resends those publications.
         self.unacked_in.clear();
         self.fill_window(now, tx)
+    }
+
+    /// Sends the publication in flight at `index` again.
+    fn resend(&mut self, tx: &mut TxQueue, index: usize) -> Result<(), Error> {
+        match self.state.inflight.get_mut(index) {
+            Some(Inflight::Publish { publish, .. }) => {
+                publish.dup = true;
+                let publish = publish.clone();
+                self.encode_publish(tx, &publish)
+            }
+            Some(Inflight::Release { packet_id, .. }) => {
+                let packet_id = *packet_id;
+                self.send(tx, PubRel::new(packet_id).into())
+            }
+            None => Ok(()),
+        }
+    }
+
+    /// Removes a publication from the in-flight list, keeping `sent` in step.
+    fn remove_inflight(&mut self, pos: usize) -> Option<Inflight> {
+        let entry = self.state.inflight.remove(pos)?;
+        if pos < self.sent {
+            self.sent -= 1;
+        }
+        Some(entry)
     }
 
     /// Ends the connection's part: incoming publications not yet acknowledged are

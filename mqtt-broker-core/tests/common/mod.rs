@@ -83,8 +83,13 @@ pub(crate) enum Trace {
     /// A CONNECT went to `handle_connect` and was accepted (the answer may wait for a
     /// take-over).
     Connect { conn: ConnId, connect: Box<Connect> },
-    /// `Output::Accept` came out for `conn`.
-    Accepted { conn: ConnId, session_present: bool },
+    /// `Output::Accept` came out for `conn`, with `queued` messages queued in the session
+    /// state it hands over.
+    Accepted {
+        conn: ConnId,
+        session_present: bool,
+        queued: usize,
+    },
     /// `Output::Refuse` came out for `conn`.
     Refused {
         conn: ConnId,
@@ -103,11 +108,13 @@ pub(crate) enum Trace {
         conn: ConnId,
         unsubscribe: Unsubscribe,
     },
-    /// `handle_closed` was called for `conn`.
+    /// `handle_closed` was called for `conn`, handing back a session state with `queued`
+    /// messages queued.
     Closed {
         conn: ConnId,
         at: Instant,
         reason: CloseReason,
+        queued: usize,
     },
     /// `handle_timeout` was called.
     Timeout { now: Instant },
@@ -674,6 +681,7 @@ impl Sim {
                 conn,
                 at: now,
                 reason: reason.clone(),
+                queued: state.queued_len(),
             });
         }
         self.broker.handle_closed(now, conn, &reason, state);
@@ -715,6 +723,7 @@ impl Sim {
                 Output::Accept { accept, .. } => self.trace.push(Trace::Accepted {
                     conn,
                     session_present: accept.session_present,
+                    queued: accept.session.queued_len(),
                 }),
                 Output::Refuse { reason_code, .. } => self.trace.push(Trace::Refused {
                     conn,

@@ -5,15 +5,25 @@
 //! messages, and for every PUBLISH the broker handled, the copies it owes each session
 //! (`Receipt`, `Target`) and for every SUBSCRIBE the retained messages it owes (`Offer`).
 //! What the clients' applications receive (`Delivery`) is then explained by those.
+//!
+//! A message matching shared subscriptions (5.0 section 4.8.2) is owed to one member of each
+//! matching group; which one is the broker's choice, so a session's copy has alternatives
+//! (`Target::groups`: the groups it was picked for), and which members may be picked is the
+//! broker's documented policy (a connected member if any, else any member). Wills are
+//! published as the broker must (`SessionM::will`). With a small `max_queued_messages`, a
+//! copy is excused from delivery when the oldest-first dropping could have removed it
+//! (`Model::droppable`). Routing is in `route.rs`, the checks in `check.rs`.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use mqtt_broker_core::ConnId;
-use mqtt_proto::{Publish, QoS, RetainHandling};
+use mqtt_proto::{Publish, QoS, ReasonCode, RetainHandling};
+use mqtt_session::CloseReason;
 
-use crate::common::{Sim, Trace};
+use crate::AVOID_BUG_QUEUE_BOUND_HANDED_BACK;
+use crate::common::Trace;
 
 pub(crate) type MsgId = u64;
 
@@ -30,9 +40,15 @@ pub(crate) fn message_id(p: &Publish) -> Option<MsgId> {
         .ok()
 }
 
-/// Topic matching written from the standard's text (section 4.7), independent of the code
-/// under test.
+/// The share name and filter proper of a shared subscription `$share/{name}/{filter}`.
+pub(crate) fn shared(filter: &str) -> Option<(&str, &str)> {
+    filter.strip_prefix("$share/")?.split_once('/')
+}
+
+/// Topic matching written from the standard's text (sections 4.7 and 4.8.2), independent of
+/// the code under test.
 pub(crate) fn matches(filter: &str, topic: &str) -> bool {
+    let filter = shared(filter).map_or(filter, |(_, f)| f);
     if topic.starts_with('$') && (filter.starts_with('+') || filter.starts_with('#')) {
         return false;
     }
@@ -77,16 +93,36 @@ pub(crate) struct Target {
     pub(crate) v5: bool,
     /// The Subscription Identifiers of the matching subscriptions, sorted.
     pub(crate) ids: Vec<u32>,
+    /// The shared-subscription groups (their `$share/...` filters) this alternative
+    /// assumes the broker picked the session for; empty: its non-shared subscriptions only.
+    pub(crate) groups: Vec<String>,
+    /// How many copies the session's client had been made before this one
+    /// (`Model::droppable`).
+    pub(crate) seq: u64,
 }
 
-/// The broker handling one PUBLISH.
+/// The broker handling one PUBLISH (or publishing a will).
 #[derive(Debug)]
 pub(crate) struct Receipt {
     pub(crate) msg: MsgId,
-    /// The publisher's session: (client, epoch).
+    /// The publisher's session: (client, epoch); `None` for a will.
     pub(crate) from: Option<(usize, u64)>,
     pub(crate) topic: String,
+    /// The copies owed; several targets of one client are alternatives for one copy.
     pub(crate) targets: Vec<Target>,
+    /// Each matching shared-subscription group and the clients it may pick.
+    pub(crate) shared: Vec<(String, Vec<usize>)>,
+}
+
+/// A will as the model keeps it.
+#[derive(Debug, Clone)]
+pub(crate) struct WillM {
+    pub(crate) msg: MsgId,
+    pub(crate) topic: String,
+    pub(crate) qos: QoS,
+    pub(crate) retain: bool,
+    /// Will Delay Interval (0 on 3.1.1).
+    pub(crate) delay: u32,
 }
 
 /// A retained message the broker owes a session after a SUBSCRIBE.
@@ -121,6 +157,12 @@ pub(crate) struct SessionM {
     /// The session would have ended with its connection (expiry 0) but a take-over was
     /// waiting for it: whether the new connection resumes it is left open by the standard.
     pub(crate) kept_for_takeover: bool,
+    /// The will of its latest connection, until published or discarded.
+    pub(crate) will: Option<WillM>,
+    /// When a will waiting for its delay is published.
+    pub(crate) will_at: Option<Instant>,
+    /// Messages queued in the state its last connection handed back.
+    pub(crate) handed_back: usize,
 }
 
 /// One message as a client's application saw it.
@@ -143,18 +185,19 @@ pub(crate) struct Delivery {
 impl Delivery {
     /// Whether `other` is a delivery of the same message (for a message without id: of
     /// an empty message on the same topic).
-    fn same_message(&self, other: &Self) -> bool {
+    pub(crate) fn same_message(&self, other: &Self) -> bool {
         self.id == other.id && (self.id.is_some() || self.topic == other.topic)
     }
 }
 
 /// A CONNECT handed to the broker and not answered yet.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub(crate) struct PendingConnect {
     pub(crate) client: usize,
     pub(crate) clean: bool,
     pub(crate) expiry: u32,
     pub(crate) v5: bool,
+    pub(crate) will: Option<WillM>,
 }
 
 pub(crate) struct Model {
@@ -168,6 +211,23 @@ pub(crate) struct Model {
     pub(crate) msgs: BTreeMap<MsgId, Msg>,
     pub(crate) receipts: Vec<Receipt>,
     pub(crate) offers: Vec<Offer>,
+    /// Message id -> indexes into `receipts` (anonymous ones under `ANONYMOUS`).
+    pub(crate) by_msg: BTreeMap<MsgId, Vec<usize>>,
+    /// Per client: indexes into `offers`.
+    pub(crate) offers_to: Vec<Vec<usize>>,
+    /// `BrokerConfig::max_queued_messages`, when small.
+    pub(crate) max_queued: Option<usize>,
+    /// Per client: copies made (routed or offered) so far.
+    pub(crate) made: Vec<u64>,
+    /// Per client: `seq + 1` of the last copy made while its session had no connection.
+    pub(crate) made_offline: Vec<u64>,
+    /// (message, group) -> clients that got the message only through that group.
+    pub(crate) group_picks: BTreeMap<(MsgId, String), BTreeSet<usize>>,
+    /// Per client: `made` when it last connected on 3.1.1. A copy made before may have
+    /// been sent in flight without properties (3.1.1 has none) and is then resent as sent,
+    /// with DUP 1 [MQTT-4.4.0-1], even on a later 5.0 connection.
+    pub(crate) stripped_before: Vec<u64>,
+    pub(crate) wills_published: usize,
     pub(crate) retained: BTreeMap<String, MsgId>,
     pub(crate) deliveries: Vec<Vec<Delivery>>,
     /// Per client: how many entries of `Sim::received` were checked.
@@ -195,6 +255,14 @@ impl Model {
             msgs: BTreeMap::new(),
             receipts: Vec::new(),
             offers: Vec::new(),
+            by_msg: BTreeMap::new(),
+            offers_to: (0..n).map(|_| Vec::new()).collect(),
+            max_queued: None,
+            made: vec![0; n],
+            made_offline: vec![0; n],
+            group_picks: BTreeMap::new(),
+            stripped_before: vec![0; n],
+            wills_published: 0,
             retained: BTreeMap::new(),
             deliveries: (0..n).map(|_| Vec::new()).collect(),
             cursor: vec![0; n],
@@ -232,11 +300,26 @@ impl Model {
                 } else {
                     u32::MAX
                 };
+                let will = connect.will.as_ref().map(|w| WillM {
+                    msg: std::str::from_utf8(&w.payload)
+                        .ok()
+                        .and_then(|p| p.strip_prefix('m')?.parse().ok())
+                        .expect("wills carry an id"),
+                    topic: w.topic.as_str().to_owned(),
+                    qos: w.qos,
+                    retain: w.retain,
+                    delay: if v5 {
+                        w.properties.will_delay_interval.unwrap_or(0)
+                    } else {
+                        0
+                    },
+                });
                 let pending = PendingConnect {
                     client,
                     clean: connect.clean_start,
                     expiry,
                     v5,
+                    will,
                 };
                 self.connects.insert(conn, pending);
                 if let Some(s) = self.sessions[client].as_mut()
@@ -248,7 +331,31 @@ impl Model {
             Trace::Accepted {
                 conn,
                 session_present,
-            } => self.accepted(conn, session_present),
+                queued,
+            } => {
+                // The offline queue never holds more than `max_queued_messages`: each
+                // message queued beyond it drops the oldest. (With the switch, the bound
+                // is not applied to what the connection handed back, but the queue may
+                // not grow past that either.)
+                if let Some(max) = self.max_queued
+                    && let Some(p) = self.connects.get(&conn)
+                {
+                    let handed_back = self.sessions[p.client]
+                        .as_ref()
+                        .filter(|_| AVOID_BUG_QUEUE_BOUND_HANDED_BACK)
+                        .map_or(0, |s| s.handed_back);
+                    if queued > max.max(handed_back) {
+                        let name = self.names[p.client].clone();
+                        self.fail(format!(
+                            "the session of {name} came back (conn {}) with {queued} queued \
+                             messages, more than BrokerConfig::max_queued_messages = {max} \
+                             (handed back with {handed_back})",
+                            conn.get()
+                        ));
+                    }
+                }
+                self.accepted(conn, session_present);
+            }
             Trace::Refused { conn, .. } => {
                 if let Some(p) = self.connects.remove(&conn)
                     && let Some(s) = self.sessions[p.client].as_mut()
@@ -257,34 +364,51 @@ impl Model {
                     s.takeover = None;
                 }
             }
-            Trace::Closed { conn, at, .. } => {
+            Trace::Closed {
+                conn,
+                at,
+                reason,
+                queued,
+            } => {
                 self.connects.remove(&conn);
                 if let Some((c, _)) = self.bound(conn)
                     && let Some(s) = self.sessions[c].as_mut()
                     && s.conn == Some(conn)
                 {
                     s.conn = None;
+                    s.handed_back = queued;
                     s.offline_since = Some(at);
-                    if s.takeover.is_some() {
+                    // The will is published once the connection closed, unless the server
+                    // got DISCONNECT 0x00 [MQTT-3.1.2-8] [MQTT-3.1.2-10], after the Will
+                    // Delay Interval or when the session ends, whichever comes first
+                    // (5.0 section 3.1.3.2.2).
+                    let mut will_now = None;
+                    if matches!(reason, CloseReason::PeerDisconnect(ReasonCode::Success)) {
+                        s.will = None;
+                    } else if let Some(w) = &s.will {
+                        let delay = w.delay.min(s.expiry);
+                        if delay == 0 {
+                            will_now = s.will.take();
+                        } else {
+                            s.will_at = Some(at + Duration::from_secs(u64::from(delay)));
+                        }
+                    }
+                    let end = if s.takeover.is_some() {
                         s.kept_for_takeover = s.expiry == 0;
-                    } else if s.expiry == 0 {
-                        self.sessions[c] = None;
+                        false
+                    } else {
+                        s.expiry == 0
+                    };
+                    if let Some(w) = will_now {
+                        self.publish_will(c, w);
+                    }
+                    if end {
+                        self.end_session(c);
                     }
                 }
                 self.binding.remove(&conn);
             }
-            Trace::Timeout { now } => {
-                for s in &mut self.sessions {
-                    if let Some(m) = s
-                        && m.conn.is_none()
-                        && m.expiry != u32::MAX
-                        && m.offline_since
-                            .is_some_and(|t| t + Duration::from_secs(u64::from(m.expiry)) <= now)
-                    {
-                        *s = None;
-                    }
-                }
-            }
+            Trace::Timeout { now } => self.timeout(now),
             Trace::Subscribe { conn, subscribe } => {
                 let Some((c, epoch)) = self.bound(conn) else {
                     return;
@@ -300,24 +424,33 @@ impl Model {
                         .as_ref()
                         .is_some_and(|s| s.subs.contains_key(filter));
                     // Retain Handling 0, 1 (new subscriptions only), 2 [MQTT-3.3.1-9]
-                    // [MQTT-3.3.1-10] [MQTT-3.3.1-11].
+                    // [MQTT-3.3.1-10] [MQTT-3.3.1-11]; never for a shared subscription
+                    // (5.0 section 4.8.2: "retained messages are not sent").
                     let send = match options.retain_handling {
                         RetainHandling::SendAtSubscribe => true,
                         RetainHandling::SendAtSubscribeIfNew => !existed,
                         RetainHandling::DoNotSend => false,
-                    };
-                    for (topic, &msg) in &self.retained {
-                        if send && matches(filter, topic) {
-                            let target = Target {
-                                client: c,
-                                epoch,
-                                qos: self.msgs[&msg].qos.min(options.qos),
-                                retain: BTreeSet::from([true]),
-                                v5,
-                                ids: id.into_iter().collect(),
-                            };
-                            self.offers.push(Offer { target, msg });
-                        }
+                    } && shared(filter).is_none();
+                    let offered: Vec<MsgId> = self
+                        .retained
+                        .iter()
+                        .filter(|(topic, _)| send && matches(filter, topic))
+                        .map(|(_, &msg)| msg)
+                        .collect();
+                    for msg in offered {
+                        let target = Target {
+                            client: c,
+                            epoch,
+                            qos: self.msgs[&msg].qos.min(options.qos),
+                            retain: BTreeSet::from([true]),
+                            v5,
+                            ids: id.into_iter().collect(),
+                            groups: Vec::new(),
+                            seq: self.made[c],
+                        };
+                        self.made[c] += 1;
+                        self.offers_to[c].push(self.offers.len());
+                        self.offers.push(Offer { target, msg });
                     }
                     // A subscription to the same filter replaces the existing one
                     // [MQTT-3.8.4-3].
@@ -354,6 +487,9 @@ impl Model {
             return;
         };
         let c = p.client;
+        if !p.v5 {
+            self.stripped_before[c] = self.made[c];
+        }
         let existing = self.sessions[c].is_some();
         let expected = match &self.sessions[c] {
             _ if p.clean => Some(false),
@@ -373,6 +509,10 @@ impl Model {
                 p.clean
             ));
         }
+        if p.clean && existing {
+            // Clean Start ends the session; a will waiting for its delay is published then.
+            self.end_session(c);
+        }
         let resume = !p.clean && session_present && existing;
         if !resume {
             self.sessions[c] = Some(SessionM {
@@ -384,6 +524,9 @@ impl Model {
                 offline_since: None,
                 takeover: None,
                 kept_for_takeover: false,
+                will: None,
+                will_at: None,
+                handed_back: 0,
             });
             self.next_epoch += 1;
         }
@@ -393,6 +536,10 @@ impl Model {
         s.expiry = p.expiry;
         s.offline_since = None;
         s.kept_for_takeover = false;
+        // A new connection before the Will Delay Interval passed cancels the will
+        // [MQTT-3.1.3-9]; the session takes the new connection's will.
+        s.will_at = None;
+        s.will = p.will;
         if s.takeover == Some(conn) {
             s.takeover = None;
         }
@@ -400,335 +547,48 @@ impl Model {
         self.binding.insert(conn, (c, epoch));
     }
 
-    pub(crate) fn published(&mut self, conn: ConnId, publisher: String, publish: Publish) {
-        let from = self.bound(conn);
-        let topic = publish.topic.as_ref().unwrap().as_str().to_owned();
-        let qos = publish.qos();
-        let id = match message_id(&publish) {
-            Some(id) => id,
-            None => {
-                self.next_anonymous += 1;
-                self.next_anonymous
-            }
-        };
-        // A publisher whose session ended with a QoS 2 message in flight may resend it
-        // into its next session if it never learned of the end (the CONNACK with Session
-        // Present 0 was lost): nothing tells the new session it is a duplicate. Within one
-        // session it is never handed over twice.
-        if qos == QoS::ExactlyOnce && self.receipts.iter().any(|r| r.msg == id && r.from == from) {
-            self.fail(format!(
-                "QoS 2 message m{id} from {publisher} was handed to the broker twice in the \
-                 same session (5.0 [MQTT-4.3.3-10], 3.1.1 [MQTT-4.3.3-2])"
-            ));
-        }
-        self.msgs.entry(id).or_insert(Msg {
-            publisher,
-            topic: topic.clone(),
-            qos,
-            correlation: publish.properties.correlation_data.clone(),
-        });
-        if publish.retain {
-            if publish.payload.is_empty() {
-                self.retained.remove(&topic);
-            } else {
-                self.retained.insert(topic.clone(), id);
-            }
-        }
-        let mut targets = Vec::new();
+    /// Wills whose delay passed and sessions whose expiry passed, in time order (a will
+    /// before a session end at the same instant; both on one session: the will first).
+    pub(crate) fn timeout(&mut self, now: Instant) {
+        let mut due = Vec::new();
         for (c, s) in self.sessions.iter().enumerate() {
             let Some(s) = s else { continue };
-            // No Local keeps the publisher's own session from a subscription
-            // [MQTT-3.8.3-3].
-            let own = from == Some((c, s.epoch));
-            let matching: Vec<&Sub> = s
-                .subs
-                .iter()
-                .filter(|(f, sub)| matches(f, &topic) && !(own && sub.no_local))
-                .map(|(_, sub)| sub)
-                .collect();
-            let Some(granted) = matching.iter().map(|s| s.qos).max() else {
-                continue;
-            };
-            let mut ids: Vec<u32> = matching.iter().filter_map(|s| s.id).collect();
-            ids.sort_unstable();
-            let retain = matching
-                .iter()
-                .map(|s| s.retain_as_published && publish.retain)
-                .collect();
-            targets.push(Target {
-                client: c,
-                epoch: s.epoch,
-                qos: qos.min(granted),
-                retain,
-                v5: s.v5,
-                ids,
-            });
+            if let Some(at) = s.will_at
+                && at <= now
+            {
+                due.push((at, 0, c));
+            }
+            if s.conn.is_none()
+                && s.expiry != u32::MAX
+                && let Some(t) = s.offline_since
+                && t + Duration::from_secs(u64::from(s.expiry)) <= now
+            {
+                due.push((t + Duration::from_secs(u64::from(s.expiry)), 1, c));
+            }
         }
-        self.receipts.push(Receipt {
-            msg: id,
-            from,
-            topic,
-            targets,
-        });
-    }
-
-    /// Copies owed to client `c` that could explain delivery `d`, as (receipt index or
-    /// `None` for a retained message sent on SUBSCRIBE, target), whatever their QoS, RETAIN
-    /// flag and properties.
-    pub(crate) fn copies(&self, c: usize, d: &Delivery) -> Vec<(Option<usize>, &Target)> {
-        let routed = self
-            .receipts
-            .iter()
-            .enumerate()
-            .filter(|(_, r)| match d.id {
-                Some(id) => r.msg == id,
-                None => r.msg > ANONYMOUS && r.topic == d.topic,
-            })
-            .flat_map(|(i, r)| {
-                r.targets
-                    .iter()
-                    .filter(|t| t.client == c)
-                    .map(move |t| (Some(i), t))
-            });
-        let offered = self
-            .offers
-            .iter()
-            .filter(|o| o.target.client == c && d.id == Some(o.msg))
-            .map(|o| (None, &o.target));
-        routed.chain(offered).collect()
-    }
-
-    /// Whether a delivery carries the properties a copy made for `target` must carry:
-    /// Correlation Data forwarded unaltered [MQTT-3.3.2-16] and the Subscription Identifiers
-    /// of the matching subscriptions [MQTT-3.3.4-3] [MQTT-3.3.4-4], on a copy made for a
-    /// 5.0 session and read on a 5.0 connection.
-    pub(crate) fn properties_fit(&self, d: &Delivery, target: &Target) -> bool {
-        if !d.v5 {
-            return true;
-        }
-        let (correlation, ids) = match (target.v5, d.id) {
-            (true, Some(id)) => (self.msgs[&id].correlation.clone(), target.ids.clone()),
-            // Empty messages carry no id: only the identifiers are known.
-            (true, None) => (d.correlation.clone(), target.ids.clone()),
-            (false, _) => (None, Vec::new()),
-        };
-        d.correlation == correlation && d.ids == ids
-    }
-
-    /// Checks the messages clients received since the last call.
-    pub(crate) fn check_deliveries(&mut self, sim: &Sim) {
-        for c in 0..self.names.len() {
-            let name = self.names[c].clone();
-            let (Some(received), Some(on)) = (sim.received.get(&name), sim.received_on.get(&name))
-            else {
-                continue;
-            };
-            while let Some(p) = received.get(self.cursor[c]) {
-                let conn = on[self.cursor[c]];
-                self.cursor[c] += 1;
-                let mut ids: Vec<u32> = p
-                    .properties
-                    .subscription_identifiers
-                    .iter()
-                    .map(|i| i.get())
-                    .collect();
-                ids.sort_unstable();
-                let d = Delivery {
-                    id: message_id(p),
-                    topic: p.topic.as_ref().unwrap().as_str().to_owned(),
-                    qos: p.qos(),
-                    retain: p.retain,
-                    dup: p.dup,
-                    v5: sim.links[&conn].client.version().is_v5(),
-                    correlation: p.properties.correlation_data.clone(),
-                    ids,
-                    generation: self.resets[c],
-                };
-                self.check_delivery(c, &d);
-                self.deliveries[c].push(d);
+        due.sort();
+        for (_, kind, c) in due {
+            if kind == 0 {
+                if let Some(s) = self.sessions[c].as_mut()
+                    && s.will_at.take().is_some()
+                    && let Some(w) = s.will.take()
+                {
+                    self.publish_will(c, w);
+                }
+            } else {
+                self.end_session(c);
             }
         }
     }
 
-    pub(crate) fn check_delivery(&mut self, c: usize, d: &Delivery) {
-        let name = self.names[c].clone();
-        let what = match d.id {
-            Some(id) => format!("m{id}"),
-            None => "an empty message".to_owned(),
-        };
-        let topic = &d.topic;
-        let copies = self.copies(c, d);
-        if copies.is_empty() {
-            return self.fail(format!(
-                "{name} got {what} on {topic}, but none of its subscriptions matched it when \
-                 the broker received it (5.0 [MQTT-3.3.2-3]) and it was not retained for a \
-                 SUBSCRIBE of it"
-            ));
-        }
-        let fitting: Vec<&Target> = copies
-            .iter()
-            .map(|(_, t)| *t)
-            .filter(|t| t.retain.contains(&d.retain))
-            .collect();
-        if fitting.is_empty() {
-            return self.fail(format!(
-                "{name} got {what} on {topic} with RETAIN {}, expected one of {copies:?} \
-                 (RETAIN 1 only for a retained message sent on SUBSCRIBE [MQTT-3.3.1-9] or \
-                 with Retain As Published [MQTT-3.3.1-12] [MQTT-3.3.1-13])",
-                u8::from(d.retain)
-            ));
-        }
-        if !fitting.iter().any(|t| t.qos == d.qos) {
-            let expected: BTreeSet<u8> = fitting.iter().map(|t| t.qos as u8).collect();
-            return self.fail(format!(
-                "{name} got {what} on {topic} at QoS {}, but min(published, highest granted) \
-                 was {expected:?} (5.0 [MQTT-3.8.4-8] [MQTT-3.3.4-2])",
-                d.qos as u8
-            ));
-        }
-        if !fitting
-            .iter()
-            .any(|t| t.qos == d.qos && self.properties_fit(d, t))
+    /// Client `c`'s session ends (Clean Start, expiry): its subscriptions go first, then a
+    /// will waiting for its delay is published [MQTT-3.1.3-9].
+    pub(crate) fn end_session(&mut self, c: usize) {
+        if let Some(s) = self.sessions[c].take()
+            && s.will_at.is_some()
+            && let Some(w) = s.will
         {
-            return self.fail(format!(
-                "{name} got {what} on {topic} with correlation {:?} and subscription ids \
-                 {:?}, expected one of {fitting:?} (Correlation Data unaltered \
-                 [MQTT-3.3.2-16], identifiers of the matching subscriptions [MQTT-3.3.4-3] \
-                 [MQTT-3.3.4-4])",
-                d.correlation, d.ids
-            ));
+            self.publish_will(c, w);
         }
-        let earlier = &self.deliveries[c];
-        let firsts = earlier
-            .iter()
-            .filter(|e| e.same_message(d) && !e.dup)
-            .count()
-            + usize::from(!d.dup);
-        if firsts > copies.len() {
-            return self.fail(format!(
-                "{name} got {firsts} first transmissions (DUP 0) of {what} on {topic} but the \
-                 broker owed it {} copies: overlapping subscriptions give one copy \
-                 (5.0 [MQTT-3.3.4-2])",
-                copies.len()
-            ));
-        }
-        if d.qos == QoS::ExactlyOnce {
-            let times = earlier
-                .iter()
-                .filter(|e| {
-                    e.same_message(d) && e.qos == QoS::ExactlyOnce && e.generation == d.generation
-                })
-                .count()
-                + 1;
-            let allowed = copies
-                .iter()
-                .filter(|(_, t)| t.qos == QoS::ExactlyOnce)
-                .count();
-            if times > allowed {
-                self.fail(format!(
-                    "{name} got QoS 2 {what} on {topic} {times} times, {allowed} QoS 2 copies \
-                     were owed (exactly once, 5.0 section 4.3.3)"
-                ));
-            }
-        }
-    }
-
-    pub(crate) fn epoch_alive(&self, t: &Target) -> bool {
-        self.sessions[t.client]
-            .as_ref()
-            .is_some_and(|s| s.epoch == t.epoch)
-    }
-
-    /// The checks that need the wires settled and every client connected.
-    pub(crate) fn final_checks(&mut self) {
-        let mut missing = Vec::new();
-        let mut anonymous: BTreeMap<(usize, String), usize> = BTreeMap::new();
-        let owed = self
-            .receipts
-            .iter()
-            .flat_map(|r| r.targets.iter().map(move |t| (r.msg, &r.topic, t)))
-            .chain(
-                self.offers
-                    .iter()
-                    .map(|o| (o.msg, &self.msgs[&o.msg].topic, &o.target)),
-            );
-        for (msg, topic, t) in owed {
-            if t.qos == QoS::AtMostOnce || !self.epoch_alive(t) {
-                continue;
-            }
-            if msg > ANONYMOUS {
-                *anonymous.entry((t.client, topic.clone())).or_default() += 1;
-                continue;
-            }
-            let got = self.deliveries[t.client]
-                .iter()
-                .any(|d| d.id == Some(msg) && t.retain.contains(&d.retain));
-            if !got {
-                let m = &self.msgs[&msg];
-                missing.push(format!(
-                    "{} never got m{msg} (QoS {} from {} on {}; owed at QoS {} with RETAIN \
-                     {:?}) although its session lives on (at least once: 5.0 section 4.3 and \
-                     [MQTT-4.1.0-1]; 3.1.1 [MQTT-3.1.2-4])",
-                    self.names[t.client], m.qos as u8, m.publisher, m.topic, t.qos as u8, t.retain
-                ));
-            }
-        }
-        for ((c, topic), needed) in anonymous {
-            let got = self.deliveries[c]
-                .iter()
-                .filter(|d| d.id.is_none() && d.topic == topic && d.qos != QoS::AtMostOnce)
-                .count();
-            if got < needed {
-                missing.push(format!(
-                    "{} got {got} empty QoS 1/2 messages on {topic}, {needed} were owed to \
-                     its living session",
-                    self.names[c]
-                ));
-            }
-        }
-        self.violations.extend(missing);
-        self.check_order();
-    }
-
-    /// Per subscriber, publisher, topic and QoS, first deliveries of QoS 1/2 messages (with
-    /// RETAIN 0: a retained message sent on SUBSCRIBE may be older than what came before)
-    /// can be mapped to broker receipts in increasing order (a QoS 1 message the broker
-    /// received twice may be matched to either receipt).
-    pub(crate) fn check_order(&mut self) {
-        let mut found = Vec::new();
-        for c in 0..self.names.len() {
-            let mut seen = BTreeSet::new();
-            let mut cursor: BTreeMap<(String, String, QoS), (usize, MsgId)> = BTreeMap::new();
-            for d in &self.deliveries[c] {
-                let Some(id) = d.id else { continue };
-                if d.retain || d.qos == QoS::AtMostOnce || !seen.insert(id) {
-                    continue;
-                }
-                let m = &self.msgs[&id];
-                let key = (m.publisher.clone(), m.topic.clone(), d.qos);
-                let after = cursor.get(&key).copied();
-                let next = self
-                    .copies(c, d)
-                    .into_iter()
-                    .filter(|(_, t)| t.qos == d.qos && t.retain.contains(&false))
-                    .filter_map(|(i, _)| i)
-                    .find(|&i| after.is_none_or(|(a, _)| i > a));
-                match next {
-                    Some(i) => {
-                        cursor.insert(key, (i, id));
-                    }
-                    None => found.push(format!(
-                        "{} got m{id} from {} on {} (QoS {}) after m{}, which the broker \
-                         received later: out of order (5.0 [MQTT-4.6.0-6])",
-                        self.names[c],
-                        m.publisher,
-                        m.topic,
-                        d.qos as u8,
-                        after.map_or(0, |(_, prev)| prev)
-                    )),
-                }
-            }
-        }
-        self.violations.extend(found);
     }
 }

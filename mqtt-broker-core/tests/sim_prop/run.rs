@@ -8,15 +8,19 @@ use bytes::Bytes;
 use mqtt_broker_core::{BrokerConfig, ConnId};
 use mqtt_proto::{
     Disconnect, ProtocolVersion, QoS, ReasonCode, RetainHandling, SubscribeProperties,
-    SubscriptionId, SubscriptionOptions, TopicFilter, TopicName, UnsubscribeProperties,
+    SubscriptionId, SubscriptionOptions, TopicFilter, TopicName, UnsubscribeProperties, Will,
+    WillProperties,
 };
 use mqtt_session::OutgoingMessage;
-use proptest::strategy::{Strategy, ValueTree};
+use proptest::strategy::{BoxedStrategy, Strategy, ValueTree};
 use proptest::test_runner::{Config, RngSeed, TestCaseError, TestError, TestRunner};
 
 use crate::common::{Dir, Opts, Sim, Trace};
 use crate::model::{Model, MsgId, message_id};
-use crate::scenario::{ClientSpec, Expiry, FILTERS, Op, Scenario, TOPICS, scenario};
+use crate::scenario::{
+    ClientSpec, Expiry, FILTERS, Op, Scenario, TOPICS, WillSpec, crowd_scenario, is_shared,
+    scenario,
+};
 use crate::{AVOID_BUG_OVERTAKEN_CONNACK, AVOID_BUG_TAKEOVER_ONTO_CLOSED};
 
 pub(crate) struct Run {
@@ -37,6 +41,9 @@ impl Run {
             BrokerConfig {
                 sys_interval: None,
                 queue_qos0_offline: sc.queue_qos0_offline,
+                max_queued_messages: sc
+                    .max_queued
+                    .unwrap_or(BrokerConfig::default().max_queued_messages),
                 ..BrokerConfig::default()
             },
             sc.broker_seed,
@@ -45,20 +52,45 @@ impl Run {
         sim.schedule = Some(sc.broker_seed | 1);
         sim.defer_unanswered_close = AVOID_BUG_TAKEOVER_ONTO_CLOSED;
         let names: Vec<String> = (0..sc.clients.len()).map(|i| format!("c{i}")).collect();
+        let mut model = Model::new(names.clone());
+        model.max_queued = sc.max_queued;
         Self {
             probing: false,
             log: None,
             sim,
-            model: Model::new(names.clone()),
+            model,
             specs: sc.clients.clone(),
             names,
             next_msg: 0,
         }
     }
 
-    pub(crate) fn opts(&self, c: usize, clean: bool, expiry: Expiry, flip: bool) -> Opts {
+    /// The options of a CONNECT; a will gets the next message id.
+    pub(crate) fn opts(
+        &mut self,
+        c: usize,
+        clean: bool,
+        expiry: Expiry,
+        flip: bool,
+        will: Option<WillSpec>,
+    ) -> Opts {
         let spec = &self.specs[c];
         let v5 = spec.v5 != (flip && spec.flips);
+        let will = will.map(|w| {
+            self.next_msg += 1;
+            let mut properties = WillProperties::default();
+            if v5 && w.delay > 0 {
+                properties.will_delay_interval = Some(w.delay);
+            }
+            Will {
+                topic: TopicName::try_from(TOPICS[w.topic]).unwrap(),
+                payload: Bytes::from(format!("m{}", self.next_msg)),
+                qos: w.qos,
+                retain: w.retain,
+                properties,
+            }
+        });
+        let spec = &self.specs[c];
         Opts {
             version: if v5 {
                 ProtocolVersion::V5
@@ -67,7 +99,7 @@ impl Run {
             },
             clean,
             session_expiry: if v5 { expiry.secs() } else { None },
-            will: None,
+            will,
             keep_alive: Some(spec.keep_alive),
             receive_maximum: if v5 { spec.receive_maximum } else { None },
         }
@@ -88,6 +120,7 @@ impl Run {
                 clean,
                 expiry,
                 flip,
+                will,
             } => {
                 let c = client % n;
                 if let Some(conn) = self.live(c) {
@@ -96,7 +129,7 @@ impl Run {
                 if clean {
                     self.model.resets[c] += 1;
                 }
-                let opts = self.opts(c, clean, expiry, flip);
+                let opts = self.opts(c, clean, expiry, flip, will);
                 let name = self.names[c].clone();
                 self.sim.open(&name, opts);
             }
@@ -113,12 +146,15 @@ impl Run {
                     subscription_identifier: id.filter(|_| v5).and_then(SubscriptionId::new),
                     ..SubscribeProperties::default()
                 };
-                let filters = filters
+                // Shared subscriptions are a 5.0 feature; No Local on one is a Protocol
+                // Error [MQTT-3.8.3-4].
+                let filters: Vec<_> = filters
                     .iter()
+                    .filter(|f| v5 || !is_shared(FILTERS[f.filter]))
                     .map(|f| {
                         let mut options = SubscriptionOptions::new(f.qos);
                         if v5 {
-                            options.no_local = f.no_local;
+                            options.no_local = f.no_local && !is_shared(FILTERS[f.filter]);
                             options.retain_as_published = f.retain_as_published;
                             options.retain_handling = match f.retain_handling {
                                 0 => RetainHandling::SendAtSubscribe,
@@ -129,6 +165,9 @@ impl Run {
                         (TopicFilter::try_from(FILTERS[f.filter]).unwrap(), options)
                     })
                     .collect();
+                if filters.is_empty() {
+                    return;
+                }
                 let link = self.sim.links.get_mut(&conn).unwrap();
                 let _ = link.client.subscribe(now, filters, properties);
                 self.sim.process();
@@ -199,12 +238,15 @@ impl Run {
                     }
                 }
             }
-            Op::Disconnect { client } => {
+            Op::Disconnect { client, with_will } => {
                 if let Some(conn) = self.live(client % n) {
                     let link = self.sim.links.get_mut(&conn).unwrap();
-                    let _ = link
-                        .client
-                        .disconnect(now, Disconnect::new(ReasonCode::Success));
+                    let code = if with_will && link.client.version().is_v5() {
+                        ReasonCode::DisconnectWithWill
+                    } else {
+                        ReasonCode::Success
+                    };
+                    let _ = link.client.disconnect(now, Disconnect::new(code));
                     self.sim.process();
                 }
             }
@@ -294,11 +336,16 @@ impl Run {
                 if let Some(conn) = self.live(c) {
                     self.sim.kill_client(conn);
                 }
-                let opts = self.opts(c, false, Expiry::Never, false);
+                let opts = self.opts(c, false, Expiry::Never, false, None);
                 self.sim.open(&name, opts);
-                self.sim.run();
-                self.observe();
+                // One client at a time in a small scenario; a crowd reconnects together.
+                if self.names.len() <= 8 {
+                    self.sim.run();
+                    self.observe();
+                }
             }
+            self.sim.run();
+            self.observe();
             if all {
                 break;
             }
@@ -385,18 +432,26 @@ impl Run {
 pub(crate) fn brief(t: &Trace) -> String {
     match t {
         Trace::Connect { conn, connect } => format!(
-            "conn {}: CONNECT {} {:?} clean={} expiry={:?}",
+            "conn {}: CONNECT {} {:?} clean={} expiry={:?} will={:?}",
             conn.get(),
             connect.client_id.as_str(),
             connect.protocol,
             connect.clean_start,
-            connect.properties.session_expiry_interval
+            connect.properties.session_expiry_interval,
+            connect.will.as_ref().map(|w| (
+                String::from_utf8_lossy(&w.payload).into_owned(),
+                w.topic.as_str(),
+                w.qos as u8,
+                w.retain,
+                w.properties.will_delay_interval
+            ))
         ),
         Trace::Accepted {
             conn,
             session_present,
+            queued,
         } => format!(
-            "conn {}: accepted, session present {session_present}",
+            "conn {}: accepted, session present {session_present}, {queued} queued",
             conn.get()
         ),
         Trace::Refused { conn, reason_code } => {
@@ -472,17 +527,27 @@ pub(crate) fn run_ops(run: &mut Run, sc: &Scenario) -> Result<(), String> {
     run.finish()
 }
 
+/// The scenarios of `crowd` (200 to 300 clients) or of the small simulation (3 to 5).
+pub(crate) fn strategy(crowd: bool) -> BoxedStrategy<Scenario> {
+    if crowd {
+        crowd_scenario().boxed()
+    } else {
+        scenario().boxed()
+    }
+}
+
 /// Generates the scenario of `seed`, runs it and, if it fails, shrinks it.
-pub(crate) fn check_seed(seed: u64) -> Result<(), String> {
+pub(crate) fn check_seed(seed: u64, crowd: bool) -> Result<(), String> {
     let config = Config {
         cases: 1,
         rng_seed: RngSeed::Fixed(seed),
         failure_persistence: None,
-        max_shrink_iters: 2048,
+        // A crowd scenario takes seconds: it shrinks less.
+        max_shrink_iters: if crowd { 64 } else { 2048 },
         ..Config::default()
     };
     let mut runner = TestRunner::new(config);
-    let result = runner.run(&scenario(), |sc| {
+    let result = runner.run(&strategy(crowd), |sc| {
         run_scenario(&sc).map_err(TestCaseError::fail)
     });
     match result {
@@ -491,9 +556,11 @@ pub(crate) fn check_seed(seed: u64) -> Result<(), String> {
             let mut log = Some(Vec::new());
             let _ = run_logged(&minimal, &mut log);
             let log = log.unwrap_or_default().join("\n");
+            let env = if crowd { " MQTT_SIM_CROWD=1" } else { "" };
+            let which = if crowd { "crowd " } else { "" };
             Err(format!(
-                "simulation seed {seed} failed.\n{reason}\nminimal case: {minimal:#?}\n\
-                 log of the minimal case:\n{log}\nreplay: MQTT_SIM_SEED={seed} cargo test \
+                "{which}simulation seed {seed} failed.\n{reason}\nminimal case: {minimal:#?}\n\
+                 log of the minimal case:\n{log}\nreplay: MQTT_SIM_SEED={seed}{env} cargo test \
                  -p mqtt-broker-core --test sim_prop replay_seed_from_env -- --nocapture"
             ))
         }
@@ -501,21 +568,21 @@ pub(crate) fn check_seed(seed: u64) -> Result<(), String> {
     }
 }
 
-pub(crate) fn check_seeds(seeds: impl IntoIterator<Item = u64>) {
+pub(crate) fn check_seeds(seeds: impl IntoIterator<Item = u64>, crowd: bool) {
     for seed in seeds {
-        if let Err(e) = check_seed(seed) {
+        if let Err(e) = check_seed(seed, crowd) {
             panic!("{e}");
         }
     }
 }
 
 /// Counts of what the scenario of `seed` exercised (not shrunk, not checked).
-pub(crate) fn coverage(seed: u64) -> BTreeMap<&'static str, usize> {
+pub(crate) fn coverage(seed: u64, crowd: bool) -> BTreeMap<&'static str, usize> {
     let mut runner = TestRunner::new(Config {
         rng_seed: RngSeed::Fixed(seed),
         ..Config::default()
     });
-    let sc = scenario().new_tree(&mut runner).unwrap().current();
+    let sc = strategy(crowd).new_tree(&mut runner).unwrap().current();
     let mut log = Some(Vec::new());
     let mut run = Run::new(&sc);
     run.log = log.take();
@@ -565,5 +632,23 @@ pub(crate) fn coverage(seed: u64) -> BTreeMap<&'static str, usize> {
             deliveries().filter(|d| d.retain).count(),
         ),
         ("retained topics at the end", m.retained.len()),
+        ("clients", sc.clients.len()),
+        ("wills published", m.wills_published),
+        (
+            "receipts matching a shared group",
+            m.receipts.iter().filter(|r| !r.shared.is_empty()).count(),
+        ),
+        (
+            "deliveries needing a shared group",
+            m.group_picks.values().map(|p| p.len()).sum(),
+        ),
+        (
+            "scenarios with a small offline queue",
+            usize::from(sc.max_queued.is_some()),
+        ),
+        (
+            "copies excused by the queue bound",
+            targets().filter(|t| m.droppable(t)).count(),
+        ),
     ])
 }
