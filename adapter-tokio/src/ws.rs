@@ -1,0 +1,1 @@
+//! MQTT over WebSocket: byte streams over binary frames.
