@@ -8,7 +8,7 @@
 //! - [`tls`] and [`ws`]: the TLS and WebSocket transports both sides share.
 
 pub mod client;
-pub mod config;
+pub use adapter_common::config;
 pub mod server;
 pub mod tls;
 pub mod ws;

@@ -19,11 +19,10 @@
 //! Data flow: each connection task owns its socket and its `ServerConnection` and does the
 //! per-client protocol work; what concerns other clients goes to the broker task through one
 //! bounded channel, and the broker's instructions come back through a per-connection mailbox
-//! (see `hub.rs`). Shutdown: the listeners stop accepting, the broker core sends each client
+//! (see `adapter_common::hub`). Shutdown: the listeners stop accepting, the broker core sends each client
 //! DISCONNECT 0x8B (5.0) and settles the wills, and `run` returns once every connection has
 //! closed.
 
-mod auth;
 mod conn;
 mod hub;
 
@@ -38,11 +37,14 @@ use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 use tokio_rustls::TlsAcceptor;
 
-pub use auth::{AuthFuture, Authenticator, ClientInfo, StaticUsers};
-pub use conn::Counters;
+pub use adapter_common::auth::{AuthFuture, Authenticator, ClientInfo, StaticUsers};
+pub use adapter_common::driver::Counters;
+
+use adapter_common::driver::Peer;
+use adapter_common::hub::Hub;
 
 use crate::config::{Config, Listener, ListenerKind};
-use conn::{Peer, Shared};
+use conn::Shared;
 
 /// Messages waiting for the broker task before connection tasks must wait.
 const BROKER_QUEUE: usize = 4096;
@@ -124,7 +126,11 @@ impl Server {
                         listener.client_ca.as_deref(),
                         listener.require_client_cert,
                     )
-                    .map_err(|source| ServerError::Tls { kind, addr, source })?;
+                    .map_err(|source| ServerError::Tls {
+                        kind,
+                        addr,
+                        source,
+                    })?;
                     Some(TlsAcceptor::from(tls))
                 }
                 _ => None,
@@ -196,7 +202,11 @@ impl Server {
             broker.set_authorizer(authorizer);
         }
         let (to_broker, from_conns) = mpsc::channel(BROKER_QUEUE);
-        let broker_task = tokio::spawn(hub::run(broker, from_conns, self.shutdown.subscribe()));
+        let broker_task = tokio::spawn(hub::run(
+            Hub::new(broker),
+            from_conns,
+            self.shutdown.subscribe(),
+        ));
         let server_config = self.config.server_config();
         let ws_max = server_config.max_packet_size as usize + WS_SLACK;
         let handshake_timeout = server_config.connect_timeout;
@@ -330,7 +340,9 @@ impl Handshake {
         match tokio::time::timeout_at(deadline, crate::ws::accept(stream, path, self.ws_max)).await
         {
             Ok(Ok(ws)) => conn::run(ws, peer, self.shared).await,
-            Ok(Err(e)) => tracing::info!(peer = %peer.addr, error = %e, "WebSocket handshake failed"),
+            Ok(Err(e)) => {
+                tracing::info!(peer = %peer.addr, error = %e, "WebSocket handshake failed")
+            }
             Err(_) => tracing::info!(peer = %peer.addr, "WebSocket handshake timed out"),
         }
     }

@@ -5,7 +5,7 @@
 //! key. Unknown keys are errors that name the key, so a typo is never silently ignored.
 //!
 //! ```
-//! let config = adapter_tokio::config::Config::from_toml_str(
+//! let config = adapter_common::config::Config::from_toml_str(
 //!     r#"
 //!     [limits]
 //!     max_queued_messages = 500
@@ -480,10 +480,7 @@ mod tests {
         assert_eq!(c.listeners.len(), 1);
         assert_eq!(c.listeners[0].addr(), d.effective_listeners()[0].addr());
         assert_eq!(format!("{:?}", c.limits), format!("{:?}", d.limits));
-        assert_eq!(
-            format!("{:?}", c.connection),
-            format!("{:?}", d.connection)
-        );
+        assert_eq!(format!("{:?}", c.connection), format!("{:?}", d.connection));
         // Every commented-out key is a real key: uncommented, the file still parses.
         let uncommented: String = text
             .lines()

@@ -1,0 +1,21 @@
+//! What the tokio and smol MQTT adapters share, free of any async runtime.
+//!
+//! - [`config`]: the broker's TOML configuration, and the core configurations made from it.
+//! - [`auth`]: authentication of CONNECT packets (an async trait object any runtime can
+//!   await).
+//! - [`hub`]: the broker task's logic: [`hub::Hub`] wraps `mqtt_broker_core::Broker`, takes
+//!   the connections' messages and puts the broker's instructions into per-connection
+//!   [`hub::Mailbox`]es, waking their tasks.
+//! - [`driver`]: the connection task's logic: [`driver::ServerDriver`] joins one
+//!   `ServerConnection` to the hub, with the write queue, backpressure and the hand-back of
+//!   the session state on close.
+//!
+//! An adapter only adds sockets, the clock, channels and tasks: its connection task is a loop
+//! that waits on read / write / mailbox / timer and calls the driver; its broker task waits on
+//! its channel / timer / shutdown signal and calls the hub.
+#![forbid(unsafe_code)]
+
+pub mod auth;
+pub mod config;
+pub mod driver;
+pub mod hub;
