@@ -49,11 +49,13 @@ fn exchange(version: u8) {
         return;
     }
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let mut config = Config::default();
-    config.listeners = vec![
-        Listener::new(ListenerKind::Tcp, "127.0.0.1:0".parse().unwrap()),
-        Listener::new(ListenerKind::Ws, "127.0.0.1:0".parse().unwrap()),
-    ];
+    let config = Config {
+        listeners: vec![
+            Listener::new(ListenerKind::Tcp, "127.0.0.1:0".parse().unwrap()),
+            Listener::new(ListenerKind::Ws, "127.0.0.1:0".parse().unwrap()),
+        ],
+        ..Config::default()
+    };
     let server = rt.block_on(Server::bind(config)).unwrap();
     let addrs = server.local_addrs();
     let tcp = addrs[0].1.port().to_string();
