@@ -1,6 +1,7 @@
 //! What the tokio and smol MQTT adapters share, free of any async runtime.
 //!
 //! - [`config`]: the broker's TOML configuration, and the core configurations made from it.
+//! - [`cli`]: the flags of the broker binaries, applied over the configuration file.
 //! - [`auth`]: authentication of CONNECT packets (an async trait object any runtime can
 //!   await).
 //! - [`hub`]: the broker task's logic: [`hub::Hub`] wraps `mqtt_broker_core::Broker`, takes
@@ -16,6 +17,7 @@
 #![forbid(unsafe_code)]
 
 pub mod auth;
+pub mod cli;
 pub mod config;
 pub mod driver;
 pub mod hub;
