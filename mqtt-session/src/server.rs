@@ -370,10 +370,17 @@ impl ServerConnection {
         } else {
             properties = ConnAckProperties::default();
         }
-        let mut ack = ConnAck::new(session_present, ReasonCode::Success);
+        // MQTT 3.1 has no Session Present flag: a resumed session is simply resumed.
+        let flag = session_present && self.version != ProtocolVersion::V3_1;
+        let mut ack = ConnAck::new(flag, ReasonCode::Success);
         ack.properties = properties;
         self.send(&ack.into());
         self.flows.state = session;
+        if self.phase == Phase::Closed {
+            // The CONNACK could not be sent: the connection closed, and the session state
+            // stays here to be taken back, nothing of it sent.
+            return Ok(());
+        }
         self.flows.set_limits(
             FlowLimits {
                 send_window: peer_receive_max.min(self.config.max_inflight),

@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 use mqtt_proto::{PacketId, QoS, ReasonCode, SubAck, TopicName};
 use mqtt_session::{
     Accept, CloseReason, OutgoingMessage, ServerConfig, ServerConnection, ServerEvent, SessionState,
@@ -577,4 +577,29 @@ fn a_connect_that_is_not_mqtt_closes_without_an_answer() {
     s.input(0, "10 0d 00 04 48545450 04 02 000a 0001 63");
     s.expect_output("");
     assert!(matches!(s.closed(), CloseReason::Violation(_)));
+}
+
+/// MQTT 3.1 has no Session Present flag: a resumed session gets a plain CONNACK, then what
+/// the session holds (MQTT 3.1 section 3.2 has only the return code).
+#[test]
+fn v31_resumed_session_gets_a_plain_connack_then_its_messages() {
+    let mut s = Script::new(ServerConfig::default());
+    // CONNECT 3.1 ("MQIsdp", level 3), clean session 0, keep alive 10 s, client id "c".
+    s.input(0, "10 0f 00 06 4d5149736470 03 00 000a 0001 63");
+    let mut session = SessionState::new();
+    session.enqueue(
+        s.at(0),
+        OutgoingMessage {
+            topic: TopicName::try_from("t").unwrap(),
+            qos: QoS::AtLeastOnce,
+            retain: false,
+            properties: Default::default(),
+            payload: Bytes::from_static(b"x"),
+        },
+    );
+    s.accept(0, true, session);
+    // CONNACK (no flags), then the queued message as PUBLISH QoS 1, packet id 1.
+    s.expect_output("20 02 00 00  32 06 0001 74 0001 78");
+    assert!(s.events().is_empty());
+    assert!(!s.conn.is_closed());
 }
