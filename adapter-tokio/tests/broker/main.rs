@@ -4,6 +4,7 @@
 //! its own time. A missing peer program fails the test when `CI` is "true" and skips it
 //! (with "SKIP: ..." on stderr) otherwise.
 
+mod our_client;
 mod paho;
 mod peers;
 mod protocol;
