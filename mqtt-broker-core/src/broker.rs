@@ -10,9 +10,10 @@ use mqtt_session::{Accept, CloseReason, SessionState};
 use crate::auth::{AllowAll, Authorizer};
 use crate::config::BrokerConfig;
 use crate::output::{ConnId, Output};
+use crate::persist::Persist;
 use crate::retained::RetainedStore;
 use crate::routing::RetainedMessage;
-use crate::session::{Session, SessionKey, Subscription};
+use crate::session::{Session, SessionKey, Subscription, will_delay};
 use crate::stats::Stats;
 use crate::subscriptions::SubscriptionTree;
 
@@ -59,9 +60,11 @@ pub(crate) struct ConnEntry {
 /// Inputs: [`open_connection`](Self::open_connection), [`handle_connect`](Self::handle_connect)
 /// then [`accept`](Self::accept) / [`refuse`](Self::refuse), `handle_publish`,
 /// `handle_subscribe`, `handle_unsubscribe`, [`handle_closed`](Self::handle_closed),
-/// [`handle_timeout`](Self::handle_timeout). Outputs: [`poll_output`](Self::poll_output)
-/// (instructions for the connections, in order) and [`poll_timeout`](Self::poll_timeout).
-/// After every input, drain the outputs, then read the timeout.
+/// [`handle_timeout`](Self::handle_timeout), [`handle_persisted`](Self::handle_persisted).
+/// Outputs: [`poll_persist`](Self::poll_persist) (operations for the store, when
+/// persistence is on), [`poll_output`](Self::poll_output) (instructions for the
+/// connections, in order) and [`poll_timeout`](Self::poll_timeout). After every input,
+/// drain the persistence operations, then the outputs, then read the timeout.
 ///
 /// Each network connection runs its own [`ServerConnection`](mqtt_session::ServerConnection)
 /// (configure it with `auto_ack: false`: the broker decides the acknowledgements) and
@@ -93,6 +96,8 @@ pub struct Broker {
     pub(crate) id_tag: u64,
     /// Set by `begin_shutdown`: no new connections, every connection is closing.
     pub(crate) shutting_down: bool,
+    /// Changes not yet written, and acknowledgements waiting for the store.
+    pub(crate) persist: Persist,
 }
 
 impl Broker {
@@ -122,6 +127,7 @@ impl Broker {
                 foldhash::fast::FixedState::with_seed(seed).hash_one("assigned client id")
             },
             shutting_down: false,
+            persist: Persist::default(),
         }
     }
 
@@ -192,9 +198,15 @@ impl Broker {
         // only with Clean Session, which the connection layer checked).
         let assigned = connect.client_id.is_empty();
         if assigned {
-            self.assigned_ids += 1;
-            let id = format!("auto-{:016x}-{}", self.id_tag, self.assigned_ids);
-            connect.client_id = MqttString::try_from(id).unwrap_or_default();
+            // Never one of a session restored from an earlier instance with the same seed.
+            connect.client_id = loop {
+                self.assigned_ids += 1;
+                let id = format!("auto-{:016x}-{}", self.id_tag, self.assigned_ids);
+                let id = MqttString::try_from(id).unwrap_or_default();
+                if !self.by_client_id.contains_key(&id) {
+                    break id;
+                }
+            };
         }
         let waiting = Waiting {
             conn,
@@ -281,11 +293,7 @@ impl Broker {
             props.shared_subscription_available = flag(self.config.shared_subscriptions);
         }
         let will = connect.will.map(|w| {
-            let delay = if v5 {
-                w.properties.will_delay_interval.unwrap_or(0)
-            } else {
-                0
-            };
+            let delay = will_delay(version, &w);
             (w, delay)
         });
         let Some(session) = self.session_mut(key) else {
@@ -299,6 +307,7 @@ impl Broker {
         session.will_at = None;
         session.will = will;
         let state = session.state.take().unwrap_or_default();
+        self.mark_session(key);
         if let Some(entry) = self.conns.get_mut(&conn) {
             entry.session = Some(key);
         }
@@ -314,7 +323,11 @@ impl Broker {
         });
     }
 
-    fn new_session(&mut self, client_id: MqttString, version: ProtocolVersion) -> SessionKey {
+    pub(crate) fn new_session(
+        &mut self,
+        client_id: MqttString,
+        version: ProtocolVersion,
+    ) -> SessionKey {
         let session = Session::new(client_id.clone(), version);
         let key = match self.free_sessions.pop() {
             Some(k) => {
@@ -345,21 +358,29 @@ impl Broker {
         self.conns.get(&conn).and_then(|c| c.session)
     }
 
-    /// Ends a session: its subscriptions go, and a pending will is published.
+    /// Ends a session: its subscriptions and its stored record go, and a pending will is
+    /// published.
     fn end_session(&mut self, now: Instant, key: SessionKey) {
-        let Some(session) = self.sessions.get_mut(key as usize).and_then(Option::take) else {
+        let Some(session) = self.drop_session(key) else {
             return;
         };
-        self.free_sessions.push(key);
-        self.by_client_id.remove(&session.client_id);
-        for (filter, _) in &session.subscriptions {
-            self.subscriptions.remove(filter, key);
-        }
+        self.session_ended(&session);
         if session.will_at.is_some()
             && let Some((will, _)) = session.will
         {
             self.publish_will(now, &session.client_id, will);
         }
+    }
+
+    /// Removes a session and its subscriptions, and nothing else.
+    pub(crate) fn drop_session(&mut self, key: SessionKey) -> Option<Session> {
+        let session = self.sessions.get_mut(key as usize).and_then(Option::take)?;
+        self.free_sessions.push(key);
+        self.by_client_id.remove(&session.client_id);
+        for (filter, _) in &session.subscriptions {
+            self.subscriptions.remove(filter, key);
+        }
+        Some(session)
     }
 
     /// A connection ended; `reason` is its close reason and `state` the session state it
@@ -375,6 +396,7 @@ impl Broker {
         let Some(entry) = self.conns.remove(&conn) else {
             return;
         };
+        self.forget_acks(conn);
         // A connection that closed while waiting to take a session over stops waiting.
         if let Some(waited) = entry.waiting_for
             && let Some(s) = self.session_mut(waited)
@@ -427,6 +449,7 @@ impl Broker {
             session.expires_at = Some(at);
             self.timers.insert((at, key));
         }
+        self.mark_session(key);
         if let Some((will, _)) = will_now {
             self.publish_will(now, &client_id, will);
         }
@@ -435,7 +458,7 @@ impl Broker {
             None if expiry == 0 => self.end_session(now, key),
             None => {}
         }
-        if self.shutting_down && self.conns.is_empty() {
+        if self.shutting_down && self.conns.is_empty() && !self.persisting() {
             self.settle_wills(now);
         }
     }
@@ -444,7 +467,9 @@ impl Broker {
     /// is told to close with 0x8B Server shutting down (a 5.0 DISCONNECT). Wills follow
     /// the usual rules as each connection closes [MQTT-3.1.2-8]; once the last one has,
     /// wills still waiting for their delay are published, since no connection can resume
-    /// their sessions any more.
+    /// their sessions any more. With persistence on, they stay pending instead, in the
+    /// stored sessions that a restarted broker restores: drain
+    /// [`poll_persist`](Self::poll_persist) once [`is_shut_down`](Self::is_shut_down).
     pub fn begin_shutdown(&mut self, now: Instant) {
         self.shutting_down = true;
         let conns: Vec<ConnId> = self.conns.keys().copied().collect();
@@ -454,7 +479,7 @@ impl Broker {
                 reason_code: ReasonCode::ServerShuttingDown,
             });
         }
-        if self.conns.is_empty() {
+        if self.conns.is_empty() && !self.persisting() {
             self.settle_wills(now);
         }
     }
@@ -497,6 +522,9 @@ impl Broker {
             }
             let expired = s.conn.is_none() && s.expires_at.is_some_and(|t| t <= now);
             if let Some((client_id, w)) = will {
+                if !expired {
+                    self.mark_session(key);
+                }
                 self.publish_will(now, &client_id, w);
             }
             if expired {

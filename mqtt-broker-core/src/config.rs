@@ -35,6 +35,27 @@ pub struct BrokerConfig {
     pub max_connections: usize,
     /// How often `$SYS` statistics are published; `None` disables them.
     pub sys_interval: Option<Duration>,
+    /// Whether changes go out as persistence operations, and whether acknowledgements
+    /// wait for them to be stored (see [`Persistence`]).
+    pub persistence: Persistence,
+}
+
+/// What the broker does for a store that keeps sessions and retained messages across a
+/// restart (see [`Broker::poll_persist`](crate::Broker::poll_persist)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Persistence {
+    /// Everything lives in memory only: no operations, no extra work.
+    #[default]
+    Off,
+    /// Changes go out as [`PersistOp`](crate::PersistOp)s; acknowledgements do not wait
+    /// for them to be stored.
+    Operations,
+    /// Changes go out as operations, and an acknowledgement (`Output::Ack` of a QoS 1 or
+    /// 2 PUBLISH, `Output::SubAck`, `Output::UnsubAck`) waits until the operations that
+    /// made its effect durable are confirmed with
+    /// [`Broker::handle_persisted`](crate::Broker::handle_persisted). The operations must
+    /// be drained for acknowledgements to go out at all.
+    Durable,
 }
 
 impl Default for BrokerConfig {
@@ -52,6 +73,7 @@ impl Default for BrokerConfig {
             max_retained: 1_000_000,
             max_connections: 1_000_000,
             sys_interval: Some(Duration::from_secs(10)),
+            persistence: Persistence::Off,
         }
     }
 }

@@ -8,16 +8,19 @@
     clippy::indexing_slicing
 )]
 
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use mqtt_proto::{
     Connect, MqttString, PacketId, ProtocolVersion, Publish, QoS, QoSPid, ReasonCode,
     RetainHandling, Subscribe, SubscriptionOptions, TopicFilter, TopicName, Unsubscribe, Will,
 };
 use mqtt_session::{CloseReason, SessionState};
 
-use crate::{Broker, BrokerConfig, ConnId, Output};
+use crate::{
+    Broker, BrokerConfig, ConnId, Output, PersistKind, Persistence, RetainedRecord, SessionRecord,
+};
 
 const LEVELS: [&str; 6] = ["a", "b", "", "+", "#", "$SYS"];
 
@@ -44,17 +47,77 @@ fn topic(b0: u8, b1: u8) -> Option<TopicName> {
     TopicName::try_from(levels.join("/")).ok()
 }
 
-/// Applies the operations encoded in `data` (4 bytes each) to a fresh broker; panics if
-/// the broker panics, or if its outputs or sessions outgrow what the operations can cause.
+/// A store as a storage engine keeps it: record bytes by key.
+#[derive(Default)]
+struct Store {
+    sessions: BTreeMap<String, Bytes>,
+    retained: BTreeMap<String, Bytes>,
+}
+
+impl Store {
+    /// Drains the broker's persistence operations into the store and confirms them; panics
+    /// if a record does not survive its byte form.
+    fn drain(&mut self, broker: &mut Broker, now: Instant) {
+        let mut last = None;
+        while let Some(op) = broker.poll_persist(now) {
+            let mut buf = BytesMut::new();
+            match op.kind {
+                PersistKind::PutSession(r) => {
+                    r.encode(&mut buf).unwrap();
+                    let bytes = buf.freeze();
+                    assert_eq!(SessionRecord::decode(bytes.clone()).unwrap(), r);
+                    self.sessions.insert(r.client_id.as_str().to_owned(), bytes);
+                }
+                PersistKind::DeleteSession { client_id } => {
+                    self.sessions.remove(client_id.as_str());
+                }
+                PersistKind::PutRetained(r) => {
+                    r.encode(&mut buf).unwrap();
+                    let bytes = buf.freeze();
+                    assert_eq!(RetainedRecord::decode(bytes.clone()).unwrap(), r);
+                    self.retained.insert(r.topic.as_str().to_owned(), bytes);
+                }
+                PersistKind::DeleteRetained { topic } => {
+                    self.retained.remove(topic.as_str());
+                }
+            }
+            last = Some(op.seq);
+        }
+        if let Some(seq) = last {
+            broker.handle_persisted(now, seq);
+        }
+    }
+
+    /// A broker restarted from the store, as after a crash.
+    fn restore(&self, config: &BrokerConfig, now: Instant) -> Broker {
+        let mut broker = Broker::new(config.clone(), 7, now);
+        for bytes in self.sessions.values() {
+            let record = SessionRecord::decode(bytes.clone()).unwrap();
+            broker.restore_session(now, record, Duration::ZERO).unwrap();
+        }
+        for bytes in self.retained.values() {
+            let record = RetainedRecord::decode(bytes.clone()).unwrap();
+            broker.restore_retained(now, record, Duration::ZERO);
+        }
+        broker
+    }
+}
+
+/// Applies the operations encoded in `data` (4 bytes each) to a fresh broker that persists
+/// durably into an in-memory store; panics if the broker panics, if its outputs or
+/// sessions outgrow what the operations can cause, or if a stored record does not come
+/// back from its bytes.
 pub fn broker_ops(now: Instant, data: &[u8]) {
     let config = BrokerConfig {
         max_queued_messages: 4,
         max_retained: 16,
         max_connections: 8,
         sys_interval: Some(Duration::from_secs(30)),
+        persistence: Persistence::Durable,
         ..BrokerConfig::default()
     };
-    let mut broker = Broker::new(config, 7, now);
+    let mut broker = Broker::new(config.clone(), 7, now);
+    let mut store = Store::default();
     let mut now = now;
     let mut conns: Vec<ConnId> = Vec::new();
     let mut connects = 0usize;
@@ -172,6 +235,11 @@ pub fn broker_ops(now: Instant, data: &[u8]) {
             7 => {
                 if b == 0xFF {
                     broker.begin_shutdown(now);
+                } else if b == 0xFE {
+                    // The broker stops without a shutdown and comes back from its store.
+                    store.drain(&mut broker, now);
+                    broker = store.restore(&config, now);
+                    conns.clear();
                 }
             }
             _ => {
@@ -183,6 +251,7 @@ pub fn broker_ops(now: Instant, data: &[u8]) {
                 }
             }
         }
+        store.drain(&mut broker, now);
         let mut outputs = 0usize;
         while let Some(out) = broker.poll_output() {
             outputs += 1;

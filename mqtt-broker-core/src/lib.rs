@@ -11,8 +11,17 @@
 //! # Method classes
 //! - inputs: `open_connection`, `handle_connect` then `accept` / `refuse`,
 //!   `handle_publish`, `handle_subscribe`, `handle_unsubscribe`, `handle_closed`,
-//!   `handle_timeout`;
-//! - outputs: `poll_output` (drain after every input), `poll_timeout`.
+//!   `handle_timeout`, `handle_persisted`;
+//! - start-up: `restore_session`, `restore_retained` (from a store);
+//! - outputs: `poll_persist` (persistence operations, when [`Persistence`] is on), then
+//!   `poll_output` (drain both after every input), then `poll_timeout`.
+//!
+//! # Persistence
+//! What must survive a restart (sessions with their subscriptions, queued and in-flight
+//! messages and wills; retained messages) goes out as plain-data [`PersistOp`]s, and comes
+//! back with [`Broker::restore_session`] and [`Broker::restore_retained`]. With
+//! [`Persistence::Durable`] an acknowledgement waits for the store to confirm
+//! ([`Broker::handle_persisted`]). The default, [`Persistence::Off`], needs no store.
 //!
 //! # Panics
 //! Nothing reachable from client input panics.
@@ -28,6 +37,7 @@ mod config;
 #[doc(hidden)]
 pub mod fuzz;
 mod output;
+mod persist;
 mod retained;
 mod routing;
 mod session;
@@ -36,8 +46,11 @@ mod subscriptions;
 
 pub use auth::{AllowAll, Authorizer};
 pub use broker::{Broker, PendingConnect};
-pub use config::BrokerConfig;
+pub use config::{BrokerConfig, Persistence};
 pub use output::{ConnId, Output};
+pub use persist::{
+    PersistKind, PersistOp, RecordError, RestoreError, RetainedRecord, SessionRecord,
+};
 pub use retained::RetainedStore;
 pub use routing::{RetainedMessage, StoredMessage};
 pub use session::Subscription;

@@ -80,3 +80,19 @@ pub enum Output {
         reason_code: ReasonCode,
     },
 }
+
+impl Output {
+    /// The connection the instruction is for.
+    #[must_use]
+    pub fn conn(&self) -> ConnId {
+        match self {
+            Self::Accept { conn, .. }
+            | Self::Refuse { conn, .. }
+            | Self::Deliver { conn, .. }
+            | Self::Ack { conn, .. }
+            | Self::SubAck { conn, .. }
+            | Self::UnsubAck { conn, .. }
+            | Self::Disconnect { conn, .. } => *conn,
+        }
+    }
+}

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use mqtt_proto::{
     MqttString, Publish, PublishProperties, QoS, ReasonCode, RetainHandling, SubAck, Subscribe,
-    SubscriptionId, TopicFilter, TopicName, UnsubAck, Unsubscribe, Will,
+    SubscriptionId, TopicFilter, TopicName, UnsubAck, Unsubscribe, Will, WillProperties,
 };
 use mqtt_session::OutgoingMessage;
 
@@ -49,6 +49,19 @@ impl StoredMessage {
             p.message_expiry_interval = Some(u32::try_from(secs).unwrap_or(u32::MAX));
         }
         p
+    }
+}
+
+/// The PUBLISH properties of a will message: its will properties but the delay.
+pub(crate) fn will_properties(w: WillProperties) -> PublishProperties {
+    PublishProperties {
+        payload_format_indicator: w.payload_format_indicator,
+        message_expiry_interval: w.message_expiry_interval,
+        content_type: w.content_type,
+        response_topic: w.response_topic,
+        correlation_data: w.correlation_data,
+        user_properties: w.user_properties,
+        ..PublishProperties::default()
     }
 }
 
@@ -137,7 +150,7 @@ impl Broker {
             }
         };
         if let Some(packet_id) = packet_id {
-            self.outputs.push_back(Output::Ack {
+            self.acknowledge(Output::Ack {
                 conn,
                 packet_id,
                 reason_code,
@@ -167,7 +180,9 @@ impl Broker {
             if payload.is_empty() {
                 // A retained message with an empty payload deletes the retained message of
                 // the topic, and is not stored itself [MQTT-3.3.1-6] [MQTT-3.3.1-7].
-                self.retained.remove(topic);
+                if self.retained.remove(topic).is_some() {
+                    self.mark_retained(topic);
+                }
             } else if self.retained.len() < self.config.max_retained
                 || self.retained.get(topic).is_some()
             {
@@ -180,6 +195,7 @@ impl Broker {
                     expires_at,
                 };
                 self.retained.set(topic, Arc::new(stored));
+                self.mark_retained(topic);
             } else {
                 self.stats.messages_dropped += 1;
             }
@@ -256,6 +272,7 @@ impl Broker {
     fn deliver(&mut self, now: Instant, key: SessionKey, mut message: OutgoingMessage) {
         let max_queued = self.config.max_queued_messages;
         let queue_qos0 = self.config.queue_qos0_offline;
+        let persisting = self.persisting();
         let Some(session) = self.sessions.get_mut(key as usize).and_then(Option::as_mut) else {
             return;
         };
@@ -275,6 +292,9 @@ impl Broker {
                     self.stats.messages_dropped += 1;
                 }
                 state.enqueue(now, message);
+                if persisting {
+                    self.persist.mark(key, session);
+                }
             }
             _ => self.stats.messages_dropped += 1,
         }
@@ -294,6 +314,7 @@ impl Broker {
         let sub_id = subscribe.properties.subscription_identifier;
         let mut codes = Vec::with_capacity(subscribe.filters.len());
         let mut retained = Vec::new();
+        let mut changed = false;
         for (filter, options) in subscribe.filters {
             let refusal = if filter.is_shared() && !self.config.shared_subscriptions {
                 Some(ReasonCode::SharedSubscriptionsNotSupported)
@@ -324,6 +345,7 @@ impl Broker {
             };
             // [MQTT-3.8.4-3]: a subscription to the same filter replaces the old one.
             let existed = self.subscriptions.insert(&filter, key, sub).is_some();
+            changed = true;
             if let Some(s) = self.session_mut(key) {
                 match s.subscriptions.iter_mut().find(|(f, _)| *f == filter) {
                     Some(entry) => entry.1 = sub,
@@ -350,7 +372,10 @@ impl Broker {
                 });
             }
         }
-        self.outputs.push_back(Output::SubAck {
+        if changed {
+            self.mark_session(key);
+        }
+        self.acknowledge(Output::SubAck {
             conn,
             suback: SubAck {
                 packet_id: subscribe.packet_id,
@@ -380,8 +405,10 @@ impl Broker {
             return;
         };
         let mut codes = Vec::with_capacity(unsubscribe.filters.len());
+        let mut changed = false;
         for filter in &unsubscribe.filters {
             let removed = self.subscriptions.remove(filter, key).is_some();
+            changed |= removed;
             if let Some(s) = self.session_mut(key) {
                 s.subscriptions.retain(|(f, _)| f != filter);
             }
@@ -391,7 +418,10 @@ impl Broker {
                 ReasonCode::NoSubscriptionExisted
             });
         }
-        self.outputs.push_back(Output::UnsubAck {
+        if changed {
+            self.mark_session(key);
+        }
+        self.acknowledge(Output::UnsubAck {
             conn,
             unsuback: UnsubAck {
                 packet_id: unsubscribe.packet_id,
@@ -408,16 +438,7 @@ impl Broker {
         {
             return;
         }
-        let w = will.properties;
-        let properties = PublishProperties {
-            payload_format_indicator: w.payload_format_indicator,
-            message_expiry_interval: w.message_expiry_interval,
-            content_type: w.content_type,
-            response_topic: w.response_topic,
-            correlation_data: w.correlation_data,
-            user_properties: w.user_properties,
-            ..PublishProperties::default()
-        };
+        let properties = will_properties(will.properties);
         let qos = will.qos.min(self.config.max_qos);
         let msg = Routed {
             topic: &will.topic,

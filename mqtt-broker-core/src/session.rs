@@ -37,6 +37,10 @@ pub(crate) struct Session {
     pub(crate) will_at: Option<Instant>,
     /// A connection waiting to take this session over once the old one hands it back.
     pub(crate) takeover: Option<crate::broker::Waiting>,
+    /// Changed since its last persistence operation (it is in `Persist::sessions`).
+    pub(crate) dirty: bool,
+    /// The store holds a record of it (a `PutSession` went out or it was restored).
+    pub(crate) stored: bool,
 }
 
 impl Session {
@@ -52,6 +56,17 @@ impl Session {
             will: None,
             will_at: None,
             takeover: None,
+            dirty: false,
+            stored: false,
         }
+    }
+}
+
+/// The Will Delay Interval of a will, in seconds (5.0 only).
+pub(crate) fn will_delay(version: ProtocolVersion, will: &Will) -> u32 {
+    if version.is_v5() {
+        will.properties.will_delay_interval.unwrap_or(0)
+    } else {
+        0
     }
 }

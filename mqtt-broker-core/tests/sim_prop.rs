@@ -18,8 +18,15 @@
 //! chunk may be split anywhere), delivery of everything, a transport cut with the bytes in
 //! transit lost, a reconnection that leaves the old connection half-open (the client end
 //! vanishes, the server does not notice until keep alive or take-over), DISCONNECT 0x00 and
-//! (5.0) 0x04 Disconnect with Will Message, and time passing (keep alive, PINGREQ, will
-//! delays, session expiry). Connection tasks are scheduled in a seeded order.
+//! (5.0) 0x04 Disconnect with Will Message, time passing (keep alive, PINGREQ, will
+//! delays, session expiry), and a restart of the broker from its store (a graceful
+//! shutdown, then a broker with a new seed restored from the records its persistence
+//! operations left; the broker runs with `Persistence::Durable`, the harness confirming
+//! each operation at once). Connection tasks are scheduled in a seeded order.
+//!
+//! The model is told nothing of a restart but the connections it closes: every session
+//! that lives on keeps its subscriptions, queued and in-flight messages, pending will and
+//! expiry, and the retained messages stay, so every check below holds across restarts.
 //!
 //! A naive model follows what the broker was told, in the order it was told (`Trace`), and
 //! after every operation:

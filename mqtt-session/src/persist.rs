@@ -90,7 +90,21 @@ impl SessionState {
     ///
     /// # Errors
     /// [`PersistError`] for bytes that are not a complete state of a known format.
-    pub fn decode(mut bytes: Bytes, now: Instant) -> Result<Self, PersistError> {
+    pub fn decode(bytes: Bytes, now: Instant) -> Result<Self, PersistError> {
+        Self::decode_aged(bytes, now, Duration::ZERO)
+    }
+
+    /// Reads a state that [`SessionState::encode`] wrote `age` ago (by a clock the caller
+    /// keeps, for example across a restart): each queued message has that much less time
+    /// left before it expires, counted from `now` (one with none left expires at `now`).
+    ///
+    /// # Errors
+    /// [`PersistError`] for bytes that are not a complete state of a known format.
+    pub fn decode_aged(
+        mut bytes: Bytes,
+        now: Instant,
+        age: Duration,
+    ) -> Result<Self, PersistError> {
         let b = &mut bytes;
         if b.get(..4) != Some(&MAGIC[..]) || b.get(4) != Some(&FORMAT) {
             return Err(PersistError::Format);
@@ -140,7 +154,8 @@ impl SessionState {
                     properties: p.properties,
                     payload: p.payload,
                 },
-                expires_at: (left > 0).then(|| now + Duration::from_millis(left - 1)),
+                expires_at: (left > 0)
+                    .then(|| now + Duration::from_millis(left - 1).saturating_sub(age)),
             });
         }
         for _ in 0..get_u32(b)? {
@@ -271,6 +286,29 @@ mod tests {
         assert_eq!(
             back.queue[0].expires_at,
             Some(later + Duration::from_millis(1000))
+        );
+        assert_eq!(back.queue[1].expires_at, None);
+    }
+
+    #[test]
+    fn aged_state_has_less_time_left() {
+        #[allow(clippy::disallowed_methods)]
+        let now = Instant::now();
+        let mut buf = BytesMut::new();
+        sample(now).encode(now, &mut buf).unwrap();
+        let later = now + Duration::from_secs(10);
+        let bytes = buf.freeze();
+        let back =
+            SessionState::decode_aged(bytes.clone(), later, Duration::from_millis(1000)).unwrap();
+        assert_eq!(
+            back.queue[0].expires_at,
+            Some(later + Duration::from_millis(500))
+        );
+        let back = SessionState::decode_aged(bytes, later, Duration::from_secs(5)).unwrap();
+        assert_eq!(
+            back.queue[0].expires_at,
+            Some(later),
+            "none left: expires now"
         );
         assert_eq!(back.queue[1].expires_at, None);
     }

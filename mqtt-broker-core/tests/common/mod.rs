@@ -16,13 +16,20 @@
 //! session state handed back instead, and the state is handed back with `handle_closed` when
 //! the `Closed` event comes. With [`Sim::schedule`] the connections are visited in a seeded
 //! order, as connection tasks would run.
+//!
+//! The harness is also the broker's store: it drains `poll_persist` before the outputs,
+//! keeps each record as bytes under its key ([`Store`]) and, unless told not to
+//! ([`Sim::auto_confirm`]), confirms the operations at once. [`Sim::restart`] replaces the
+//! broker by one restored from the store.
 #![allow(dead_code)] // each test binary uses its own part of the harness
 
 use std::collections::{BTreeMap, VecDeque};
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
-use mqtt_broker_core::{Broker, BrokerConfig, ConnId, Output};
+use mqtt_broker_core::{
+    Broker, BrokerConfig, ConnId, Output, PersistKind, PersistOp, RetainedRecord, SessionRecord,
+};
 use mqtt_proto::{
     Connect, Disconnect, MqttString, ProtocolVersion, Publish, QoS, ReasonCode, Subscribe,
     SubscribeProperties, SubscriptionId, SubscriptionOptions, TopicFilter, TopicName, Unsubscribe,
@@ -118,6 +125,9 @@ pub(crate) enum Trace {
     },
     /// `handle_timeout` was called.
     Timeout { now: Instant },
+    /// The broker restarted from its store (`Sim::restart`), after its connections closed
+    /// (`Closed`).
+    Restart { at: Instant },
 }
 
 pub(crate) struct Sim {
@@ -146,6 +156,83 @@ pub(crate) struct Sim {
     /// Things an embedder should never see: a protocol violation reported by either end, a
     /// broker instruction that cannot be carried out, a message dropped on the way.
     pub(crate) anomalies: Vec<String>,
+    /// What the broker's persistence operations stored.
+    pub(crate) store: Store,
+    /// Confirm each drained operation at once (`Broker::handle_persisted`); when false,
+    /// [`Sim::confirm`] does.
+    pub(crate) auto_confirm: bool,
+}
+
+/// A store as a storage engine keeps it: each record's bytes under its key, with the
+/// (virtual) time it was written.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Store {
+    pub(crate) sessions: BTreeMap<String, (Instant, Bytes)>,
+    pub(crate) retained: BTreeMap<String, (Instant, Bytes)>,
+    /// Every operation, in order (each broker instance numbers its own from 1).
+    pub(crate) log: Vec<PersistOp>,
+    /// The sequence number of the current broker's last operation.
+    pub(crate) last_seq: u64,
+    /// The current broker's operations up to this one were confirmed.
+    pub(crate) confirmed: u64,
+}
+
+impl Store {
+    pub(crate) fn apply(&mut self, now: Instant, op: PersistOp) {
+        assert_eq!(
+            op.seq,
+            self.last_seq + 1,
+            "operations are numbered in order"
+        );
+        self.last_seq = op.seq;
+        let mut buf = BytesMut::new();
+        match &op.kind {
+            PersistKind::PutSession(r) => {
+                r.encode(&mut buf).unwrap();
+                let key = r.client_id.as_str().to_owned();
+                self.sessions.insert(key, (now, buf.freeze()));
+            }
+            PersistKind::DeleteSession { client_id } => {
+                self.sessions.remove(client_id.as_str());
+            }
+            PersistKind::PutRetained(r) => {
+                r.encode(&mut buf).unwrap();
+                let key = r.topic.as_str().to_owned();
+                self.retained.insert(key, (now, buf.freeze()));
+            }
+            PersistKind::DeleteRetained { topic } => {
+                self.retained.remove(topic.as_str());
+            }
+        }
+        self.log.push(op);
+    }
+
+    pub(crate) fn session(&self, client_id: &str) -> Option<SessionRecord> {
+        let (_, bytes) = self.sessions.get(client_id)?;
+        Some(SessionRecord::decode(bytes.clone()).unwrap())
+    }
+
+    pub(crate) fn retained(&self, topic: &str) -> Option<RetainedRecord> {
+        let (_, bytes) = self.retained.get(topic)?;
+        Some(RetainedRecord::decode(bytes.clone()).unwrap())
+    }
+
+    /// Restores every record into `broker`, each with its age at `now`. Sessions are
+    /// restored shortest client identifier first (`c9` before `c10`): the broker handles
+    /// deadlines of the same instant (wills, expiry) in the order it made the sessions, and
+    /// the simulation's model in the order of the clients' numbers.
+    pub(crate) fn restore(&self, broker: &mut Broker, now: Instant) {
+        let mut sessions: Vec<_> = self.sessions.iter().collect();
+        sessions.sort_by_key(|(id, _)| (id.len(), *id));
+        for (_, (written, bytes)) in sessions {
+            let record = SessionRecord::decode(bytes.clone()).unwrap();
+            broker.restore_session(now, record, now - *written).unwrap();
+        }
+        for (written, bytes) in self.retained.values() {
+            let record = RetainedRecord::decode(bytes.clone()).unwrap();
+            broker.restore_retained(now, record, now - *written);
+        }
+    }
 }
 
 pub(crate) struct Opts {
@@ -194,6 +281,8 @@ impl Sim {
             schedule: None,
             defer_unanswered_close: false,
             anomalies: Vec::new(),
+            store: Store::default(),
+            auto_confirm: true,
         }
     }
 
@@ -687,13 +776,69 @@ impl Sim {
         self.broker.handle_closed(now, conn, &reason, state);
     }
 
+    /// Drains the broker: persistence operations into the store first (confirming them
+    /// with `auto_confirm`), then the outputs, until neither has any.
     fn drain_broker(&mut self) -> bool {
         let mut any = false;
-        while let Some(out) = self.broker.poll_output() {
+        loop {
+            while let Some(op) = self.broker.poll_persist(self.now) {
+                self.store.apply(self.now, op);
+            }
+            if self.auto_confirm && self.store.confirmed < self.store.last_seq {
+                self.store.confirmed = self.store.last_seq;
+                self.broker.handle_persisted(self.now, self.store.confirmed);
+            }
+            let Some(out) = self.broker.poll_output() else {
+                return any;
+            };
             any = true;
             self.apply(out);
         }
-        any
+    }
+
+    /// The store confirms every operation so far; then the simulation runs until it
+    /// settles.
+    pub(crate) fn confirm(&mut self) {
+        self.store.confirmed = self.store.last_seq;
+        self.broker.handle_persisted(self.now, self.store.confirmed);
+        self.run();
+    }
+
+    /// The broker restarts from its store: a graceful shutdown (each connection is told to
+    /// close with 0x8B and hands its session state back; bytes in transit stay on the
+    /// wires), the last operations go to the store, and a broker with the same
+    /// configuration and a new `seed` restores every record. Clients learn that their
+    /// connection closed when the wires are delivered.
+    pub(crate) fn restart(&mut self, seed: u64) {
+        let now = self.now;
+        self.broker.begin_shutdown(now);
+        self.process();
+        assert!(self.broker.is_shut_down(), "a connection is still open");
+        let _ = self.drain_broker();
+        if self.tracing {
+            self.trace.push(Trace::Restart { at: now });
+        }
+        let mut broker = Broker::new(self.broker.config().clone(), seed, now);
+        // The new broker numbers its connections from 1 again: skip the numbers the
+        // harness already gave its links.
+        let last = self.links.keys().next_back().map_or(0, |c| c.get());
+        while let Some(conn) = broker.open_connection(now) {
+            let closed = CloseReason::TransportClosed;
+            broker.handle_closed(now, conn, &closed, SessionState::new());
+            if conn.get() >= last {
+                break;
+            }
+        }
+        self.store.restore(&mut broker, now);
+        self.broker = broker;
+        self.store.last_seq = 0;
+        self.store.confirmed = 0;
+        // Wills and expiries that fell due while the broker was down.
+        if self.tracing {
+            self.trace.push(Trace::Timeout { now });
+        }
+        self.broker.handle_timeout(now);
+        self.process();
     }
 
     fn apply(&mut self, out: Output) {

@@ -378,6 +378,13 @@ impl Model {
                     s.conn = None;
                     s.handed_back = queued;
                     s.offline_since = Some(at);
+                    // A state handed back over the bound is trimmed oldest first, as a
+                    // queue growing offline is (`droppable`).
+                    if !AVOID_BUG_QUEUE_BOUND_HANDED_BACK
+                        && self.max_queued.is_some_and(|max| queued > max)
+                    {
+                        self.made_offline[c] = self.made[c];
+                    }
                     // The will is published once the connection closed, unless the server
                     // got DISCONNECT 0x00 [MQTT-3.1.2-8] [MQTT-3.1.2-10], after the Will
                     // Delay Interval or when the session ends, whichever comes first
@@ -409,6 +416,8 @@ impl Model {
                 self.binding.remove(&conn);
             }
             Trace::Timeout { now } => self.timeout(now),
+            // Every connection closed first; what lives on is restored as it was.
+            Trace::Restart { .. } => {}
             Trace::Subscribe { conn, subscribe } => {
                 let Some((c, epoch)) = self.bound(conn) else {
                     return;
@@ -437,6 +446,9 @@ impl Model {
                         .filter(|(topic, _)| send && matches(filter, topic))
                         .map(|(_, &msg)| msg)
                         .collect();
+                    // The broker sends the retained messages of one filter in no particular
+                    // order: they count as made together (`droppable`).
+                    let first = self.made[c];
                     for msg in offered {
                         let target = Target {
                             client: c,
@@ -446,7 +458,7 @@ impl Model {
                             v5,
                             ids: id.into_iter().collect(),
                             groups: Vec::new(),
-                            seq: self.made[c],
+                            seq: first,
                         };
                         self.made[c] += 1;
                         self.offers_to[c].push(self.offers.len());

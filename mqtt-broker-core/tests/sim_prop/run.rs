@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use bytes::Bytes;
-use mqtt_broker_core::{BrokerConfig, ConnId};
+use mqtt_broker_core::{BrokerConfig, ConnId, Persistence};
 use mqtt_proto::{
     Disconnect, ProtocolVersion, QoS, ReasonCode, RetainHandling, SubscribeProperties,
     SubscriptionId, SubscriptionOptions, TopicFilter, TopicName, UnsubscribeProperties, Will,
@@ -40,6 +40,7 @@ impl Run {
         let mut sim = Sim::with_seed(
             BrokerConfig {
                 sys_interval: None,
+                persistence: Persistence::Durable,
                 queue_qos0_offline: sc.queue_qos0_offline,
                 max_queued_messages: sc
                     .max_queued
@@ -251,6 +252,7 @@ impl Run {
                 }
             }
             Op::Advance { secs } => self.sim.tick(Duration::from_secs(secs)),
+            Op::Restart { seed } => self.sim.restart(seed),
         }
     }
 
@@ -490,6 +492,7 @@ pub(crate) fn brief(t: &Trace) -> String {
         ),
         Trace::Closed { conn, reason, .. } => format!("conn {}: closed {reason:?}", conn.get()),
         Trace::Timeout { .. } => "timeout".to_owned(),
+        Trace::Restart { .. } => "broker restarted from its store".to_owned(),
     }
 }
 
@@ -605,6 +608,14 @@ pub(crate) fn coverage(seed: u64, crowd: bool) -> BTreeMap<&'static str, usize> 
             lines("LocalDisconnect(SessionTakenOver)"),
         ),
         ("keep alive timeouts", lines("KeepAliveTimeout")),
+        ("broker restarts", lines("broker restarted")),
+        (
+            "CONNECTs with Session Present 1 after the first restart",
+            log.iter()
+                .skip_while(|l| !l.contains("broker restarted"))
+                .filter(|l| l.contains("session present true"))
+                .count(),
+        ),
         ("transport closed", lines("closed TransportClosed")),
         ("PUBLISH received by the broker", m.receipts.len()),
         (

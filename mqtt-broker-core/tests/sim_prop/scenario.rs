@@ -121,6 +121,10 @@ pub(crate) enum Op {
     Advance {
         secs: u64,
     },
+    /// The broker shuts down and a new one, seeded with `seed`, restarts from its store.
+    Restart {
+        seed: u64,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -265,6 +269,7 @@ pub(crate) fn op(clients: usize, settle: u32) -> impl Strategy<Value = Op> {
         1 => (client, prop::bool::weighted(0.3))
             .prop_map(|(client, with_will)| Op::Disconnect { client, with_will }),
         1 => prop::sample::select(vec![1_u64, 3, 11, 45, 95]).prop_map(|secs| Op::Advance { secs }),
+        1 => any::<u64>().prop_map(|seed| Op::Restart { seed }),
     ]
 }
 
