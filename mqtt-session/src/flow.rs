@@ -86,6 +86,11 @@ pub(crate) struct Flows {
     /// Incoming QoS 1/2 publications handed to the application and not yet acknowledged by
     /// it, in arrival order.
     unacked_in: Vec<(mqtt_proto::PacketId, QoS)>,
+    /// Incoming QoS 2 identifiers received on this connection and not yet released: with
+    /// the unacknowledged QoS 1 ones, what counts against our Receive Maximum. The quota
+    /// starts afresh on every connection (5.0 section 4.9), so exchanges carried over from
+    /// an earlier connection do not count.
+    qos2_here: Vec<mqtt_proto::PacketId>,
     /// Acknowledge incoming publications as soon as they are delivered.
     pub(crate) auto_ack: bool,
     aliases_in: InboundAliases,
@@ -105,6 +110,7 @@ impl Flows {
             limits: FlowLimits::default(),
             state,
             unacked_in: Vec::new(),
+            qos2_here: Vec::new(),
             auto_ack,
             aliases_in: InboundAliases::default(),
             aliases_out: OutboundAliases::default(),
@@ -154,7 +160,7 @@ impl Flows {
             .iter()
             .filter(|(_, q)| *q == QoS::AtLeastOnce)
             .count();
-        qos1 + self.state.incoming_qos2.len()
+        qos1 + self.qos2_here.len()
     }
 
     pub(crate) fn on_publish(&mut self, tx: &mut TxQueue, mut p: Publish) -> Result<(), Violation> {
@@ -178,6 +184,7 @@ impl Flows {
                 }
                 self.check_receive_maximum()?;
                 self.state.incoming_qos2.push(id);
+                self.qos2_here.push(id);
                 self.unacked_in.push((id, QoS::ExactlyOnce));
             }
         }
@@ -242,6 +249,7 @@ impl Flows {
             // A PUBREC with an error code ends the exchange: the identifier is free.
             if reason_code.is_error() {
                 self.state.incoming_qos2.retain(|&u| u != id);
+                self.qos2_here.retain(|&u| u != id);
             }
             let mut rec = PubRec::new(id);
             rec.reason_code = reason_code;
@@ -258,6 +266,7 @@ impl Flows {
                 "PUBREL before PUBREC",
             ));
         }
+        self.qos2_here.retain(|&u| u != id);
         match self.state.incoming_qos2.iter().position(|&u| u == id) {
             Some(pos) => {
                 self.state.incoming_qos2.remove(pos);
@@ -510,6 +519,7 @@ impl Flows {
         // Acknowledgements the application owed on the old connection are lost with it;
         // the peer resends those publications.
         self.unacked_in.clear();
+        self.qos2_here.clear();
         self.fill_window(now, tx)
     }
 

@@ -400,3 +400,36 @@ fn publish_respects_the_servers_maximum_qos_and_retain_available_mqtt_3_2_2_11()
     s.conn.publish(s.at(2), m).unwrap();
     s.expect_output(2, "30 05 0001 74 00 61");
 }
+
+/// The Receive Maximum quota starts afresh on each connection (5.0 section 4.9): a QoS 2
+/// exchange carried over from an earlier connection (PUBREC sent, PUBREL not yet received)
+/// does not count against it, so the server may resend one more message in flight.
+#[test]
+fn receive_maximum_counts_only_publications_received_on_this_connection() {
+    let mut s = Script::new(ProtocolVersion::V3_1_1);
+    let _ = s.output_at(0);
+    s.input(1, "20 02 00 00");
+    // QoS 2 PUBLISH id 2 on "t": PUBREC goes out, the PUBREL is lost with the connection.
+    s.input(2, "34 06 0001 74 0002 78");
+    assert_eq!(s.output_at(2), hex("50 02 0002"));
+    s.conn.handle_transport_closed(s.at(3));
+    let state = s.conn.take_session_state();
+    // The session goes on over 5.0 with Receive Maximum 1.
+    let mut connect = Connect::new(ProtocolVersion::V5, MqttString::from_static("c"));
+    connect.clean_start = false;
+    connect.properties.receive_maximum = std::num::NonZeroU16::new(1);
+    let mut s2 = Script {
+        conn: ClientConnection::new(s.at(4), connect, state, ClientConfig::default()).unwrap(),
+        t0: s.t0,
+        inbuf: BytesMut::new(),
+    };
+    let _ = s2.output_at(4);
+    s2.input(5, "20 03 01 00 00");
+    // The server resends a QoS 1 message that was in flight: within the quota of 1.
+    s2.input(6, "32 07 0001 74 0001 00 79");
+    assert!(!s2.conn.is_closed(), "{:?}", s2.events());
+    assert_eq!(s2.output_at(6), hex("40 02 0001"));
+    // The carried-over exchange still completes.
+    s2.input(7, "62 03 0002 00");
+    assert_eq!(s2.output_at(7), hex("70 02 0002"));
+}
