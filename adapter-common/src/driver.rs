@@ -115,6 +115,8 @@ pub struct ServerDriver {
     /// Instructions that came after the connection closed.
     late: Vec<Output>,
     closed: Option<CloseReason>,
+    /// What the broker was last told of the in-flight window towards the client.
+    window_full: bool,
 }
 
 impl ServerDriver {
@@ -146,6 +148,7 @@ impl ServerDriver {
             inbox: VecDeque::new(),
             late: Vec::new(),
             closed: None,
+            window_full: false,
         }
     }
 
@@ -331,7 +334,16 @@ impl ServerDriver {
                 self.out.push_back(chunk);
             }
             let conn = self.conn;
-            let msg = match self.server.poll_event()? {
+            let Some(event) = self.server.poll_event() else {
+                // Shared subscriptions prefer members whose window has room.
+                let full = self.server.is_window_full();
+                if full != self.window_full && !self.server.is_closed() {
+                    self.window_full = full;
+                    return Some(Step::ToBroker(ToBroker::Window { conn, full }));
+                }
+                return None;
+            };
+            let msg = match event {
                 ServerEvent::Connect(connect) => {
                     if connect.properties.authentication_method.is_some() {
                         // No enhanced authentication method is offered [MQTT-4.12.0-1].

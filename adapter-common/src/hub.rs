@@ -58,6 +58,13 @@ pub enum ToBroker {
         /// The packet.
         unsubscribe: Unsubscribe,
     },
+    /// The connection's in-flight window towards its client became full or has room again.
+    Window {
+        /// The connection.
+        conn: ConnId,
+        /// Whether it is full.
+        full: bool,
+    },
     /// The connection closed and reads its mailbox no more; `state` is its session state.
     Closed {
         /// The connection.
@@ -187,6 +194,7 @@ impl Hub {
             ToBroker::Unsubscribe { conn, unsubscribe } => {
                 broker.handle_unsubscribe(now, conn, unsubscribe);
             }
+            ToBroker::Window { conn, full } => broker.handle_window(now, conn, full),
             ToBroker::Closed {
                 conn,
                 reason,

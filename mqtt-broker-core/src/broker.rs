@@ -53,6 +53,8 @@ pub(crate) struct ConnEntry {
     pub(crate) session: Option<SessionKey>,
     /// The session whose previous connection it waits for (take-over).
     pub(crate) waiting_for: Option<SessionKey>,
+    /// Its in-flight window towards the client is full (`handle_window`).
+    pub(crate) window_full: bool,
 }
 
 /// The MQTT broker as a pure state machine.
@@ -155,6 +157,7 @@ impl Broker {
             ConnEntry {
                 session: None,
                 waiting_for: None,
+                window_full: false,
             },
         );
         Some(id)
@@ -460,6 +463,16 @@ impl Broker {
         }
         if self.shutting_down && self.conns.is_empty() && !self.persisting() {
             self.settle_wills(now);
+        }
+    }
+
+    /// A connection's in-flight window towards its client became full (`true`: QoS 1/2
+    /// messages now wait in its session queue, see `ServerConnection::is_window_full`) or
+    /// has room again (`false`). Shared subscriptions pass their messages to members whose
+    /// window has room while there are any. Report changes only; the default is "room".
+    pub fn handle_window(&mut self, _now: Instant, conn: ConnId, full: bool) {
+        if let Some(entry) = self.conns.get_mut(&conn) {
+            entry.window_full = full;
         }
     }
 

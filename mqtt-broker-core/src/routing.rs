@@ -244,7 +244,10 @@ impl Broker {
     }
 
     /// Shared subscriptions: one member per group gets the message, round-robin among
-    /// members with a connection, else the next one without (queued for it).
+    /// members with a connection whose in-flight window has room; if every connected
+    /// member's window is full, round-robin among the connected members (the message waits
+    /// in the chosen one's session queue); with no member connected, the next one in turn
+    /// (queued for it).
     fn pick_member(
         &mut self,
         group: TopicFilter,
@@ -255,14 +258,17 @@ impl Broker {
         }
         let start = self.share_cursor.get(&group).copied().unwrap_or(0);
         let n = members.len();
-        let online = (0..n).map(|i| (start + i) % n).find(|&i| {
-            members.get(i).is_some_and(|(k, _)| {
-                self.sessions
-                    .get(*k as usize)
-                    .is_some_and(|s| s.as_ref().is_some_and(|s| s.conn.is_some()))
-            })
-        });
-        let pick = online.unwrap_or(start % n);
+        // The member's connection and whether its window is full.
+        let state = |i: usize| -> Option<bool> {
+            let (k, _) = members.get(i)?;
+            let conn = self.sessions.get(*k as usize)?.as_ref()?.conn?;
+            Some(self.conns.get(&conn).is_some_and(|c| c.window_full))
+        };
+        let order = || (0..n).map(|i| (start + i) % n);
+        let pick = order()
+            .find(|&i| state(i) == Some(false))
+            .or_else(|| order().find(|&i| state(i).is_some()))
+            .unwrap_or(start % n);
         self.share_cursor.insert(group, pick + 1);
         members.get(pick).copied()
     }

@@ -276,6 +276,30 @@ fn shared_subscription_delivers_to_one_member_round_robin() {
     assert_eq!(s.payloads("w2").len(), 2);
 }
 
+/// A member whose in-flight window is full (it stopped acknowledging) is passed over while
+/// another member has room, instead of having messages queue up behind its window.
+#[test]
+fn shared_subscription_skips_a_member_whose_window_is_full() {
+    let mut s = sim();
+    let rm1 = || Opts {
+        version: ProtocolVersion::V5,
+        receive_maximum: Some(1),
+        ..Opts::default()
+    };
+    let stuck = s.connect("w1", rm1());
+    s.connect("w2", rm1());
+    s.subscribe("w1", "$share/g/jobs/#", QoS::AtLeastOnce);
+    s.subscribe("w2", "$share/g/jobs/#", QoS::AtLeastOnce);
+    // w1's client vanishes: its first message stays unacknowledged and fills its window.
+    s.kill_client(stuck);
+    s.connect("pub", Opts::default());
+    for i in 0..5 {
+        s.publish("pub", "jobs/x", QoS::AtLeastOnce, false, &format!("job{i}"));
+    }
+    assert!(s.links[&stuck].server.is_window_full());
+    assert_eq!(s.payloads("w2"), ["job1", "job2", "job3", "job4"]);
+}
+
 #[test]
 fn session_expiry_ends_an_offline_session() {
     let mut s = sim();

@@ -379,6 +379,12 @@ impl Flows {
         Ok(id)
     }
 
+    /// Whether QoS 1/2 messages wait behind a full in-flight window: the peer has as many
+    /// unacknowledged as its Receive Maximum allows.
+    pub(crate) fn window_full(&self) -> bool {
+        self.state.inflight.len() >= usize::from(self.limits.send_window)
+    }
+
     /// Sends queued QoS 1/2 messages while the peer's receive maximum allows.
     /// A QoS 0 message queued while the peer was away takes no identifier and no place
     /// in the window: the receive maximum counts QoS 1 and 2 only.

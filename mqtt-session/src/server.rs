@@ -595,6 +595,15 @@ impl ServerConnection {
             && self.tx.len() < (self.config.max_packet_size as usize).saturating_mul(4)
     }
 
+    /// Whether the in-flight window towards the client is full: it has as many QoS 1/2
+    /// messages unacknowledged as its Receive Maximum (or our `max_inflight`) allows, and
+    /// further ones wait in the session queue. A broker uses this to pass shared
+    /// subscription messages to another member.
+    #[must_use]
+    pub fn is_window_full(&self) -> bool {
+        self.phase == Phase::Connected && self.flows.window_full()
+    }
+
     /// The session state as it is now.
     #[must_use]
     pub fn session_state(&self) -> &SessionState {

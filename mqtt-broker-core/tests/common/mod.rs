@@ -64,6 +64,8 @@ pub(crate) struct Link {
     awaiting_answer: bool,
     /// A close held back until the CONNECT is answered (`Sim::defer_unanswered_close`).
     deferred_close: Option<CloseReason>,
+    /// What the broker was last told of the server side's in-flight window.
+    window_full: bool,
 }
 
 impl Link {
@@ -340,6 +342,7 @@ impl Sim {
                 unaccepted: None,
                 awaiting_answer: false,
                 deferred_close: None,
+                window_full: false,
             },
         );
         self.process();
@@ -571,12 +574,26 @@ impl Sim {
             }
             progress |= self.pump();
             for &conn in &conns {
+                self.report_window(conn);
                 progress |= self.propagate_close(conn);
             }
             if !progress {
                 return any;
             }
             any = true;
+        }
+    }
+
+    /// Tells the broker when a connection's in-flight window fills or frees, as an
+    /// embedder does.
+    fn report_window(&mut self, conn: ConnId) {
+        let now = self.now;
+        if let Some(link) = self.links.get_mut(&conn) {
+            let full = link.server.is_window_full();
+            if full != link.window_full {
+                link.window_full = full;
+                self.broker.handle_window(now, conn, full);
+            }
         }
     }
 
