@@ -300,6 +300,27 @@ fn shared_subscription_skips_a_member_whose_window_is_full() {
     assert_eq!(s.payloads("w2"), ["job1", "job2", "job3", "job4"]);
 }
 
+/// [MQTT-4.8.2-3]: each member of a group receives at the QoS it was granted.
+#[test]
+fn shared_subscribers_receive_at_their_own_granted_qos_mqtt_4_8_2_3() {
+    let mut s = sim();
+    let v5 = || Opts {
+        version: ProtocolVersion::V5,
+        ..Opts::default()
+    };
+    s.connect("low", v5());
+    s.connect("high", v5());
+    s.subscribe("low", "$share/g/jobs/#", QoS::AtMostOnce);
+    s.subscribe("high", "$share/g/jobs/#", QoS::ExactlyOnce);
+    s.connect("pub", Opts::default());
+    for i in 0..4 {
+        s.publish("pub", "jobs/x", QoS::ExactlyOnce, false, &format!("job{i}"));
+    }
+    let qos = |name: &str| -> Vec<QoS> { s.received[name].iter().map(|p| p.qos()).collect() };
+    assert_eq!(qos("low"), [QoS::AtMostOnce, QoS::AtMostOnce]);
+    assert_eq!(qos("high"), [QoS::ExactlyOnce, QoS::ExactlyOnce]);
+}
+
 #[test]
 fn session_expiry_ends_an_offline_session() {
     let mut s = sim();
