@@ -10,6 +10,15 @@
 //! - [`driver`]: the connection task's logic: [`driver::ServerDriver`] joins one
 //!   `ServerConnection` to the hub, with the write queue, backpressure and the hand-back of
 //!   the session state on close.
+//! - [`server`]: a server before it runs ([`server::Setup`]: listeners, TLS, authentication,
+//!   the shutdown signal), the transport handshakes' bookkeeping ([`server::Accepted`]) and
+//!   the connection task's steps around the driver that need no I/O
+//!   ([`server::Connections`]); [`define_server!`] stamps out the adapters' `Server` type
+//!   with the methods they share.
+//! - [`tls`]: rustls configurations from PEM files (ring provider) and the client
+//!   certificate's Common Name.
+//! - [`ws`]: MQTT over WebSocket: a byte stream over binary frames
+//!   ([`ws::WsBytes`]), the `mqtt` subprotocol negotiation and path check.
 //!
 //! An adapter only adds sockets, the clock, channels and tasks: its connection task is a loop
 //! that waits on read / write / mailbox / timer and calls the driver; its broker task waits on
@@ -21,3 +30,6 @@ pub mod cli;
 pub mod config;
 pub mod driver;
 pub mod hub;
+pub mod server;
+pub mod tls;
+pub mod ws;

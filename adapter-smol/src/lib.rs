@@ -1,5 +1,18 @@
-//! MQTT broker and client on smol.
+//! MQTT broker on smol, also runnable on async-std's executor.
 //!
-//! This crate will wire `mqtt-broker-core` and `mqtt-session` to smol's `async-io` sockets
-//! (TCP, TLS, WebSockets) using only `futures-io`-level APIs, so it also runs on async-std's
-//! executor.
+//! The same runtime-free cores as the tokio adapter do all the work (`adapter_common`:
+//! configuration, the hub around `mqtt-broker-core`, the connection driver around
+//! `mqtt-session`, TLS configuration, WebSocket framing); this crate adds only `async-net`
+//! sockets, `async-io` timers, `async-channel` channels, `futures-rustls`,
+//! `async-tungstenite`, and an `async-executor` it owns, so it runs under any executor that
+//! polls its futures (`smol::block_on`, `async_std::task::block_on`).
+//!
+//! - [`server`]: the broker. [`server::Server`] runs `mqtt-broker-core` behind any number of
+//!   TCP, TLS, WebSocket and secure WebSocket listeners; the `mqttd-smol` binary wraps it.
+//! - [`config`]: the broker's configuration file (the same format as `mqttd`'s).
+//! - [`tls`] and [`ws`]: the TLS configuration and the WebSocket transport.
+
+pub use adapter_common::config;
+pub mod server;
+pub mod tls;
+pub mod ws;

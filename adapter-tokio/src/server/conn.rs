@@ -1,72 +1,30 @@
 //! The connection task: one per client. It owns the transport and the connection's
-//! [`ServerDriver`], which does all the protocol work of its client (decoding, checks,
-//! acknowledgements, encoding) in parallel with the other connections.
+//! [`ServerDriver`](adapter_common::driver::ServerDriver), which does all the protocol work of
+//! its client (decoding, checks, acknowledgements, encoding) in parallel with the other
+//! connections; the steps around the driver are `adapter_common::server::Connections`.
 
+use std::collections::VecDeque;
 use std::io::IoSlice;
-use std::sync::Arc;
-use std::time::{Duration, Instant as StdInstant};
+use std::time::Instant as StdInstant;
 
-use adapter_common::driver::{Counters, Peer, ServerDriver, Step, authenticate};
-use adapter_common::hub::{Mailbox, ToBroker};
+use adapter_common::server::{CLOSE_FLUSH, MAX_SLICES};
 use bytes::Bytes;
-use mqtt_session::ServerConfig;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use super::sleep_until;
-use crate::server::Authenticator;
-
-/// Most chunks given to one vectored write.
-const MAX_SLICES: usize = 64;
-/// How long a closing connection may take to write its last bytes and see the peer close.
-const CLOSE_FLUSH: Duration = Duration::from_secs(5);
-
-/// What every connection task shares.
-pub(crate) struct Shared {
-    pub(crate) server_config: ServerConfig,
-    pub(crate) max_write_buffer: usize,
-    /// `None` when every client is accepted.
-    pub(crate) authenticator: Option<Arc<dyn Authenticator>>,
-    pub(crate) to_broker: mpsc::Sender<ToBroker>,
-    pub(crate) counters: Arc<Counters>,
-}
+use super::{Incoming, sleep_until};
 
 /// Runs one client connection to its end.
-pub(crate) async fn run<S>(stream: S, peer: Peer, shared: Arc<Shared>)
+pub(crate) async fn run<S>(stream: S, incoming: Incoming)
 where
     S: AsyncRead + AsyncWrite + Send + Unpin,
 {
-    let mailbox = Arc::new(Mailbox::default());
-    let open = ToBroker::Open {
-        mailbox: Arc::clone(&mailbox),
-    };
-    if shared.to_broker.send(open).await.is_err() {
-        return;
-    }
-    let conn = loop {
-        if let Some(answer) = mailbox.opened() {
-            break answer;
-        }
-        mailbox.notified().await;
-    };
-    let Some(conn) = conn else {
-        tracing::warn!(peer = %peer.addr, "connection refused: connection limit reached or shutting down");
+    let (peer, shared, _done) = incoming.into_parts();
+    let Some((mailbox, mut d)) = shared.open(peer).await else {
         return;
     };
-    let mut d = ServerDriver::new(
-        StdInstant::now(),
-        conn,
-        shared.server_config.clone(),
-        shared.max_write_buffer,
-        peer,
-        Arc::clone(&shared.counters),
-    );
     let (mut rd, mut wr) = tokio::io::split(stream);
-    loop {
-        if drain(&mut d, &shared).await {
-            break;
-        }
+    while !shared.drain(&mut d).await {
         let can_read = d.wants_read();
         let writing = !d.pending_writes().is_empty() || d.needs_flush();
         let deadline = d.poll_timeout().map(Instant::from_std);
@@ -87,32 +45,9 @@ where
             }
         }
     }
-    let (closed, rest) = d.finish(StdInstant::now());
-    let _ = shared.to_broker.send(closed).await;
-    if let Some(rest) = rest {
+    if let Some(rest) = shared.close(d).await {
         let _ = tokio::time::timeout(CLOSE_FLUSH, linger(rd, wr, rest)).await;
     }
-}
-
-/// Carries out the driver's steps; true once the connection has closed.
-async fn drain(d: &mut ServerDriver, shared: &Shared) -> bool {
-    while let Some(step) = d.poll_step(StdInstant::now()) {
-        let msg = match step {
-            Step::ToBroker(msg) => msg,
-            Step::Authenticate(connect) => {
-                let answer =
-                    authenticate(shared.authenticator.as_deref(), &connect, d.peer()).await;
-                match d.authenticated(StdInstant::now(), connect, answer) {
-                    Some(msg) => msg,
-                    None => continue,
-                }
-            }
-        };
-        if shared.to_broker.send(msg).await.is_err() {
-            d.broker_gone(StdInstant::now());
-        }
-    }
-    d.is_closed()
 }
 
 /// Writes the last bytes, shuts the transport down, then reads until the peer closes too:
@@ -136,7 +71,7 @@ async fn linger<S: AsyncRead + AsyncWrite>(
 /// (`None`). Either is cancel safe: a write that did not complete wrote nothing.
 async fn write_or_flush<W: AsyncWrite + Unpin>(
     wr: &mut W,
-    out: &std::collections::VecDeque<Bytes>,
+    out: &VecDeque<Bytes>,
 ) -> std::io::Result<Option<usize>> {
     if out.is_empty() {
         return wr.flush().await.map(|()| None);

@@ -4,20 +4,15 @@
 use std::time::Instant as StdInstant;
 
 use adapter_common::hub::{Hub, ToBroker};
-use tokio::sync::{mpsc, watch};
+use adapter_common::server::HUB_BATCH as BATCH;
+use adapter_common::server::ShutdownHandle;
+use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use super::sleep_until;
 
-/// Most messages taken from the channel per wake-up.
-const BATCH: usize = 256;
-
 /// The broker task. Ends once shutdown was asked and every connection has closed.
-pub(crate) async fn run(
-    mut hub: Hub,
-    mut rx: mpsc::Receiver<ToBroker>,
-    mut shutdown: watch::Receiver<bool>,
-) {
+pub(crate) async fn run(mut hub: Hub, mut rx: mpsc::Receiver<ToBroker>, shutdown: ShutdownHandle) {
     let mut batch = Vec::with_capacity(BATCH);
     let mut shutting_down = false;
     loop {
@@ -35,7 +30,7 @@ pub(crate) async fn run(
             () = sleep_until(deadline), if deadline.is_some() => {
                 hub.handle_timeout(StdInstant::now());
             }
-            _ = shutdown.changed(), if !shutting_down => {
+            () = shutdown.wait(), if !shutting_down => {
                 shutting_down = true;
                 tracing::info!("shutting down: disconnecting clients");
                 hub.begin_shutdown(StdInstant::now());

@@ -26,209 +26,67 @@
 mod conn;
 mod hub;
 
-use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, Instant as StdInstant};
+use std::time::Instant as StdInstant;
 
-use mqtt_broker_core::{Authorizer, Broker};
+use adapter_common::server::{
+    ACCEPT_BACKOFF, Accepted, BROKER_QUEUE, BoundListener, BrokerGone, BrokerSender, Connections,
+    SHUTDOWN_GRACE,
+};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_rustls::TlsAcceptor;
 
 pub use adapter_common::auth::{AuthFuture, Authenticator, ClientInfo, StaticUsers};
 pub use adapter_common::driver::Counters;
+pub use adapter_common::server::{ServerError, ShutdownHandle};
 
-use adapter_common::driver::Peer;
-use adapter_common::hub::Hub;
+use adapter_common::hub::ToBroker;
 
-use crate::config::{Config, Listener, ListenerKind};
-use conn::Shared;
+/// The channel into the broker task.
+pub(crate) struct ToHub(mpsc::Sender<ToBroker>);
 
-/// Messages waiting for the broker task before connection tasks must wait.
-const BROKER_QUEUE: usize = 4096;
-/// Slack above the maximum packet size allowed in one WebSocket message.
-const WS_SLACK: usize = 1024;
-
-/// Why the server could not start.
-#[derive(Debug, thiserror::Error)]
-pub enum ServerError {
-    /// A listener could not bind its address.
-    #[error("cannot listen on {kind} {addr}: {source}")]
-    Bind {
-        /// The listener's transport.
-        kind: ListenerKind,
-        /// Its address.
-        addr: SocketAddr,
-        /// Why.
-        source: std::io::Error,
-    },
-    /// A TLS listener's certificate, key or CA could not be loaded.
-    #[error("{kind} listener {addr}: {source}")]
-    Tls {
-        /// The listener's transport.
-        kind: ListenerKind,
-        /// Its address.
-        addr: SocketAddr,
-        /// Why.
-        source: crate::tls::TlsError,
-    },
-    /// The configuration is inconsistent.
-    #[error(transparent)]
-    Config(#[from] crate::config::ConfigError),
-}
-
-struct Bound {
-    listener: Listener,
-    socket: TcpListener,
-    tls: Option<TlsAcceptor>,
-}
-
-/// Stops a running [`Server`] gracefully.
-#[derive(Debug, Clone)]
-pub struct ShutdownHandle(Arc<watch::Sender<bool>>);
-
-impl ShutdownHandle {
-    /// Stops accepting, disconnects every client (0x8B to 5.0 clients) and lets
-    /// [`Server::run`] return once all connections are closed.
-    pub fn shutdown(&self) {
-        self.0.send_replace(true);
+impl BrokerSender for ToHub {
+    async fn send(&self, msg: ToBroker) -> Result<(), BrokerGone> {
+        self.0.send(msg).await.map_err(|_| BrokerGone)
     }
 }
 
-/// A broker bound to its listeners, ready to [`run`](Self::run).
-pub struct Server {
-    config: Config,
-    bound: Vec<Bound>,
-    authenticator: Option<Arc<dyn Authenticator>>,
-    authorizer: Option<Box<dyn Authorizer>>,
-    shutdown: Arc<watch::Sender<bool>>,
-    counters: Arc<Counters>,
+/// What every connection task shares.
+type Shared = Connections<ToHub>;
+/// A connection through its handshakes; it holds a clone of the sender whose receiver learns
+/// when every connection has ended.
+type Incoming = Accepted<ToHub, mpsc::Sender<()>>;
+type Bound = BoundListener<TcpListener, TlsAcceptor>;
+
+adapter_common::define_server! {
+    /// A broker bound to its listeners, ready to [`run`](Self::run).
+    pub struct Server(TcpListener, TlsAcceptor);
 }
 
 impl Server {
-    /// Checks `config`, loads the TLS files and binds every listener.
-    ///
-    /// # Errors
-    /// A bad configuration, unreadable TLS files or an address that cannot be bound.
-    pub async fn bind(config: Config) -> Result<Self, ServerError> {
-        config.validate()?;
-        let mut bound = Vec::new();
-        for listener in config.effective_listeners() {
-            let addr = listener.addr();
-            let kind = listener.kind;
-            let tls = match (&listener.cert, &listener.key) {
-                (Some(cert), Some(key)) if kind.is_tls() => {
-                    let tls = crate::tls::server_config(
-                        cert,
-                        key,
-                        listener.client_ca.as_deref(),
-                        listener.require_client_cert,
-                    )
-                    .map_err(|source| ServerError::Tls {
-                        kind,
-                        addr,
-                        source,
-                    })?;
-                    Some(TlsAcceptor::from(tls))
-                }
-                _ => None,
-            };
-            let socket = TcpListener::bind(addr)
-                .await
-                .map_err(|source| ServerError::Bind { kind, addr, source })?;
-            bound.push(Bound {
-                listener,
-                socket,
-                tls,
-            });
-        }
-        let users = StaticUsers::new(config.auth.allow_anonymous, config.auth.users.clone());
-        let authenticator: Option<Arc<dyn Authenticator>> =
-            (!users.allows_everyone()).then(|| Arc::new(users) as Arc<dyn Authenticator>);
-        Ok(Self {
-            config,
-            bound,
-            authenticator,
-            authorizer: None,
-            shutdown: Arc::new(watch::channel(false).0),
-            counters: Arc::new(Counters::default()),
-        })
-    }
-
-    /// Replaces the authentication (by default: the `[auth]` section of the configuration).
-    #[must_use]
-    pub fn with_authenticator(mut self, authenticator: impl Authenticator) -> Self {
-        self.authenticator = Some(Arc::new(authenticator));
-        self
-    }
-
-    /// Sets the authorization policy consulted for every PUBLISH and SUBSCRIBE filter (by
-    /// default everything is allowed, except publishing to `$SYS`).
-    #[must_use]
-    pub fn with_authorizer(mut self, authorizer: Box<dyn Authorizer>) -> Self {
-        self.authorizer = Some(authorizer);
-        self
-    }
-
-    /// The bound addresses, in configuration order (useful with port 0).
-    #[must_use]
-    pub fn local_addrs(&self) -> Vec<(ListenerKind, SocketAddr)> {
-        self.bound
-            .iter()
-            .filter_map(|b| Some((b.listener.kind, b.socket.local_addr().ok()?)))
-            .collect()
-    }
-
-    /// A handle that stops the server.
-    #[must_use]
-    pub fn shutdown_handle(&self) -> ShutdownHandle {
-        ShutdownHandle(Arc::clone(&self.shutdown))
-    }
-
-    /// The adapter's counters (slow-subscriber drops, protocol violations).
-    #[must_use]
-    pub fn counters(&self) -> Arc<Counters> {
-        Arc::clone(&self.counters)
-    }
-
     /// Serves clients until [`ShutdownHandle::shutdown`], then closes every connection as
     /// the protocol asks and returns.
     pub async fn run(self) {
-        let seed = random_seed();
-        let mut broker = Broker::new(self.config.broker_config(), seed, StdInstant::now());
-        if let Some(authorizer) = self.authorizer {
-            broker.set_authorizer(authorizer);
-        }
+        let shutdown = self.setup.shutdown_handle();
         let (to_broker, from_conns) = mpsc::channel(BROKER_QUEUE);
-        let broker_task = tokio::spawn(hub::run(
-            Hub::new(broker),
-            from_conns,
-            self.shutdown.subscribe(),
-        ));
-        let server_config = self.config.server_config();
-        let ws_max = server_config.max_packet_size as usize + WS_SLACK;
-        let handshake_timeout = server_config.connect_timeout;
-        let shared = Arc::new(Shared {
-            server_config,
-            max_write_buffer: self.config.connection.max_write_buffer,
-            authenticator: self.authenticator,
-            to_broker,
-            counters: self.counters,
-        });
+        let (hub, shared) = self
+            .setup
+            .start(StdInstant::now, random_seed(), ToHub(to_broker));
+        let broker_task = tokio::spawn(hub::run(hub, from_conns, shutdown.clone()));
+        let shared = Arc::new(shared);
         // Every connection task holds a clone of `done`; `finished` reports when all are gone.
         let (done, mut finished) = mpsc::channel::<()>(1);
         for b in self.bound {
-            let accept = AcceptLoop {
-                shared: Arc::clone(&shared),
-                shutdown: self.shutdown.subscribe(),
-                done: done.clone(),
-                ws_max,
-                handshake_timeout,
-            };
             tracing::info!(kind = %b.listener.kind, addr = ?b.socket.local_addr().ok(), "listening");
-            tokio::spawn(accept.run(b));
+            tokio::spawn(accept_loop(
+                b,
+                Arc::clone(&shared),
+                shutdown.clone(),
+                done.clone(),
+            ));
         }
         drop(done);
         drop(shared);
@@ -236,115 +94,63 @@ impl Server {
             tracing::error!("broker task failed");
         }
         // Let the last connections write their DISCONNECT.
-        let _ = tokio::time::timeout(Duration::from_secs(10), finished.recv()).await;
+        let _ = tokio::time::timeout(SHUTDOWN_GRACE, finished.recv()).await;
         tracing::info!("shut down");
     }
 }
 
-struct AcceptLoop {
+/// Accepts connections until shutdown; a task per connection does its handshakes.
+async fn accept_loop(
+    b: Bound,
     shared: Arc<Shared>,
-    shutdown: watch::Receiver<bool>,
+    shutdown: ShutdownHandle,
     done: mpsc::Sender<()>,
-    ws_max: usize,
-    handshake_timeout: Duration,
-}
-
-impl AcceptLoop {
-    async fn run(mut self, b: Bound) {
-        let Bound {
-            listener,
-            socket,
-            tls,
-        } = b;
-        let listener = Arc::new(listener);
-        loop {
-            let accepted = tokio::select! {
-                r = socket.accept() => r,
-                _ = self.shutdown.changed() => break,
-            };
-            let (stream, addr) = match accepted {
-                Ok(a) => a,
-                Err(e) => {
-                    // Out of file descriptors and the like: wait instead of spinning.
-                    tracing::warn!(error = %e, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            };
-            if *self.shutdown.borrow() {
-                break;
+) {
+    loop {
+        let accepted = tokio::select! {
+            r = b.socket.accept() => r,
+            () = shutdown.wait() => break,
+        };
+        let (stream, addr) = match accepted {
+            Ok(a) => a,
+            Err(e) => {
+                tracing::warn!(error = %e, "accept failed");
+                tokio::time::sleep(ACCEPT_BACKOFF).await;
+                continue;
             }
-            let _ = stream.set_nodelay(true);
-            let task = Handshake {
-                shared: Arc::clone(&self.shared),
-                listener: Arc::clone(&listener),
-                tls: tls.clone(),
-                ws_max: self.ws_max,
-                timeout: self.handshake_timeout,
-                done: self.done.clone(),
-            };
-            tokio::spawn(task.run(stream, addr));
+        };
+        if shutdown.is_shutting_down() {
+            break;
         }
+        let _ = stream.set_nodelay(true);
+        let incoming = Accepted::new(&shared, &b.listener, addr, done.clone());
+        tokio::spawn(handshake(incoming, b.tls.clone(), stream));
     }
 }
 
 /// The transport handshakes (TLS, WebSocket) of one connection, then the connection.
-struct Handshake {
-    shared: Arc<Shared>,
-    listener: Arc<Listener>,
-    tls: Option<TlsAcceptor>,
-    ws_max: usize,
-    timeout: Duration,
-    done: mpsc::Sender<()>,
+async fn handshake(mut incoming: Incoming, tls: Option<TlsAcceptor>, stream: TcpStream) {
+    let Some(acceptor) = tls else {
+        return websocket_or_not(incoming, stream).await;
+    };
+    let deadline = Instant::from_std(incoming.deadline());
+    let tls = tokio::time::timeout_at(deadline, acceptor.accept(stream)).await;
+    if let Some(tls) = incoming.tls_done(tls.ok(), |s| s.get_ref().1) {
+        websocket_or_not(incoming, tls).await;
+    }
 }
 
-impl Handshake {
-    async fn run(self, stream: TcpStream, addr: SocketAddr) {
-        let kind = self.listener.kind;
-        let mut peer = Peer {
-            addr,
-            listener: kind,
-            certificate_name: None,
-        };
-        let deadline = Instant::now() + self.timeout;
-        match &self.tls {
-            None => self.websocket_or_not(stream, peer, deadline).await,
-            Some(acceptor) => {
-                let tls = match tokio::time::timeout_at(deadline, acceptor.accept(stream)).await {
-                    Ok(Ok(tls)) => tls,
-                    Ok(Err(e)) => {
-                        tracing::info!(%addr, error = %e, "TLS handshake failed");
-                        return;
-                    }
-                    Err(_) => {
-                        tracing::info!(%addr, "TLS handshake timed out");
-                        return;
-                    }
-                };
-                peer.certificate_name =
-                    crate::tls::peer_identity(tls.get_ref().1).and_then(|c| c.common_name);
-                self.websocket_or_not(tls, peer, deadline).await;
-            }
-        }
-    }
-
-    async fn websocket_or_not<S>(self, stream: S, peer: Peer, deadline: Instant)
-    where
-        S: AsyncRead + AsyncWrite + Send + Unpin,
-    {
-        let _done = self.done;
-        if !self.listener.kind.is_ws() {
-            return conn::run(stream, peer, self.shared).await;
-        }
-        let path = self.listener.ws_path();
-        match tokio::time::timeout_at(deadline, crate::ws::accept(stream, path, self.ws_max)).await
-        {
-            Ok(Ok(ws)) => conn::run(ws, peer, self.shared).await,
-            Ok(Err(e)) => {
-                tracing::info!(peer = %peer.addr, error = %e, "WebSocket handshake failed")
-            }
-            Err(_) => tracing::info!(peer = %peer.addr, "WebSocket handshake timed out"),
-        }
+async fn websocket_or_not<S>(incoming: Incoming, stream: S)
+where
+    S: AsyncRead + AsyncWrite + Send + Unpin,
+{
+    let Some((path, max_frame)) = incoming.websocket() else {
+        return conn::run(stream, incoming).await;
+    };
+    let deadline = Instant::from_std(incoming.deadline());
+    let ws = tokio::time::timeout_at(deadline, crate::ws::accept(stream, path, max_frame)).await;
+    if let Some(ws) = incoming.websocket_done(ws.ok()) {
+        conn::run(ws, incoming).await;
     }
 }
 
