@@ -163,6 +163,9 @@ pub(crate) struct Sim {
     /// Confirm each drained operation at once (`Broker::handle_persisted`); when false,
     /// [`Sim::confirm`] does.
     pub(crate) auto_confirm: bool,
+    /// The embedder's check of a CONNECT (credentials, client identifier policy): a reason
+    /// code refuses it with `Broker::refuse`; `None` (or no check) accepts it.
+    pub(crate) check_connect: Option<fn(&Connect) -> Option<ReasonCode>>,
 }
 
 /// A store as a storage engine keeps it: each record's bytes under its key, with the
@@ -246,6 +249,11 @@ pub(crate) struct Opts {
     pub(crate) keep_alive: Option<u16>,
     /// Receive Maximum sent in a 5.0 CONNECT.
     pub(crate) receive_maximum: Option<u16>,
+    /// The client acknowledges incoming QoS 1/2 messages at once; when false the test
+    /// does, with `ClientConnection::acknowledge` (and may use a failure code).
+    pub(crate) auto_ack: bool,
+    /// Changes the CONNECT before it is sent (properties the other fields do not cover).
+    pub(crate) edit_connect: Option<fn(&mut Connect)>,
 }
 
 impl Default for Opts {
@@ -257,6 +265,8 @@ impl Default for Opts {
             will: None,
             keep_alive: None,
             receive_maximum: None,
+            auto_ack: true,
+            edit_connect: None,
         }
     }
 }
@@ -285,6 +295,7 @@ impl Sim {
             anomalies: Vec::new(),
             store: Store::default(),
             auto_confirm: true,
+            check_connect: None,
         }
     }
 
@@ -311,14 +322,20 @@ impl Sim {
         if let Some(k) = opts.keep_alive {
             connect.keep_alive = k;
         }
+        if let Some(edit) = opts.edit_connect {
+            edit(&mut connect);
+        }
         let session = if opts.clean {
             self.client_sessions.remove(name);
             SessionState::new()
         } else {
             self.client_sessions.remove(name).unwrap_or_default()
         };
-        let client =
-            ClientConnection::new(self.now, connect, session, ClientConfig::default()).unwrap();
+        let config = ClientConfig {
+            auto_ack: opts.auto_ack,
+            ..ClientConfig::default()
+        };
+        let client = ClientConnection::new(self.now, connect, session, config).unwrap();
         let server = ServerConnection::new(
             self.now,
             ServerConfig {
@@ -381,14 +398,52 @@ impl Sim {
         retain: bool,
         payload: &str,
     ) {
-        let now = self.now;
         let mut m = OutgoingMessage::new(
             TopicName::try_from(topic).unwrap(),
             qos,
             Bytes::from(payload.to_owned()),
         );
         m.retain = retain;
+        self.publish_message(name, m);
+    }
+
+    /// Client `name` publishes `m` (with its properties), then the simulation settles.
+    pub(crate) fn publish_message(&mut self, name: &str, m: OutgoingMessage) {
+        let now = self.now;
         self.client(name).publish(now, m).unwrap();
+        self.run();
+    }
+
+    /// One SUBSCRIBE with several filters, then the simulation settles.
+    pub(crate) fn subscribe_many(
+        &mut self,
+        name: &str,
+        filters: &[(&str, SubscriptionOptions)],
+        id: Option<u32>,
+    ) {
+        let now = self.now;
+        let props = SubscribeProperties {
+            subscription_identifier: id.and_then(SubscriptionId::new),
+            ..Default::default()
+        };
+        let filters = filters
+            .iter()
+            .map(|(f, o)| (TopicFilter::try_from(*f).unwrap(), *o))
+            .collect();
+        self.client(name).subscribe(now, filters, props).unwrap();
+        self.run();
+    }
+
+    /// One UNSUBSCRIBE with `filters`, then the simulation settles.
+    pub(crate) fn unsubscribe(&mut self, name: &str, filters: &[&str]) {
+        let now = self.now;
+        let filters = filters
+            .iter()
+            .map(|f| TopicFilter::try_from(*f).unwrap())
+            .collect();
+        self.client(name)
+            .unsubscribe(now, filters, Default::default())
+            .unwrap();
         self.run();
     }
 
@@ -709,8 +764,12 @@ impl Sim {
                         connect: c.clone(),
                     });
                 }
+                let refusal = self.check_connect.and_then(|check| check(&c));
                 let pending = self.broker.handle_connect(now, conn, c);
-                self.broker.accept(now, pending);
+                match refusal {
+                    Some(code) => self.broker.refuse(now, pending, code),
+                    None => self.broker.accept(now, pending),
+                }
             }
             ServerEvent::Publish(p) => {
                 if self.tracing {

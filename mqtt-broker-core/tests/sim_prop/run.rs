@@ -103,6 +103,7 @@ impl Run {
             will,
             keep_alive: Some(spec.keep_alive),
             receive_maximum: if v5 { spec.receive_maximum } else { None },
+            ..Opts::default()
         }
     }
 
