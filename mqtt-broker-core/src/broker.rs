@@ -185,7 +185,9 @@ impl Broker {
 
     /// Accepts a CONNECT: resumes or creates its session, taking it over from another
     /// connection if needed [MQTT-3.1.4-3] (the answer then waits until that connection
-    /// hands the session back).
+    /// hands the session back). A 5.0 will the configuration cannot honour (Will QoS above
+    /// `max_qos`, Will Retain without `retain_available`) refuses it instead, with 0x9B or
+    /// 0x9A.
     pub fn accept(&mut self, now: Instant, pending: PendingConnect) {
         let PendingConnect { conn, mut connect } = pending;
         if !self.conns.contains_key(&conn) {
@@ -196,6 +198,24 @@ impl Broker {
                 conn,
                 reason_code: ReasonCode::ServerUnavailable,
             });
+        }
+        // A 5.0 will the broker could not publish as asked refuses the connection: Will QoS
+        // above Maximum QoS [MQTT-3.2.2-12], Will Retain without retained messages
+        // [MQTT-3.2.2-13]. 3.1.1 has no such rule: its wills are published at the broker's
+        // maximum QoS, and not retained (see `publish_will` and `route`).
+        if connect.protocol.is_v5()
+            && let Some(will) = &connect.will
+        {
+            let refusal = if will.qos > self.config.max_qos {
+                Some(ReasonCode::QoSNotSupported)
+            } else if will.retain && !self.config.retain_available {
+                Some(ReasonCode::RetainNotSupported)
+            } else {
+                None
+            };
+            if let Some(reason_code) = refusal {
+                return self.outputs.push_back(Output::Refuse { conn, reason_code });
+            }
         }
         // An empty client identifier gets one assigned [MQTT-3.1.3-6] (5.0; 3.1.1 allows it
         // only with Clean Session, which the connection layer checked).

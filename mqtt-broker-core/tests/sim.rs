@@ -7,10 +7,22 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use mqtt_broker_core::BrokerConfig;
-use mqtt_proto::{ProtocolVersion, QoS, ReasonCode, SubscriptionOptions, TopicName, Will};
-use mqtt_session::ClientEvent;
+use mqtt_proto::{
+    ConnAck, Connect, MqttString, ProtocolVersion, Publish, PublishProperties, QoS, ReasonCode,
+    SubscriptionOptions, TopicName, Will,
+};
+use mqtt_session::{ClientEvent, CloseReason, OutgoingMessage};
 
-use common::{Opts, Sim, sim};
+use common::{Dir, Opts, Sim, sim};
+
+#[path = "sim/connect.rs"]
+mod connect;
+#[path = "sim/publish.rs"]
+mod publish;
+#[path = "sim/shared.rs"]
+mod shared;
+#[path = "sim/subscribe.rs"]
+mod subscribe;
 
 #[test]
 fn messages_reach_matching_subscribers_at_the_lower_qos() {
@@ -403,4 +415,74 @@ fn graceful_shutdown_disconnects_with_0x8b_and_settles_wills() {
     // The delayed will could never be cancelled now: it was published (and retained).
     assert_eq!(s.broker.retained_count(), 1);
     assert!(s.broker.open_connection(now).is_none());
+}
+
+// ---------------------------------------------------------------------------------------
+// Helpers of the conformance scenarios in `sim/` (one module per group of packets).
+
+/// The last CONNACK client `name` accepted.
+fn connack(s: &Sim, name: &str) -> Option<ConnAck> {
+    s.client_events
+        .get(name)?
+        .iter()
+        .rev()
+        .find_map(|e| match e {
+            ClientEvent::Connected(ack) => Some(ack.clone()),
+            _ => None,
+        })
+}
+
+/// The reason code of the CONNACK that refused client `name`, if one did.
+fn refusal(s: &Sim, name: &str) -> Option<ReasonCode> {
+    s.client_events
+        .get(name)?
+        .iter()
+        .rev()
+        .find_map(|e| match e {
+            ClientEvent::Closed {
+                reason: CloseReason::Refused(code),
+            } => Some(*code),
+            _ => None,
+        })
+}
+
+/// The reason codes of every SUBACK (`true`) or UNSUBACK (`false`) client `name` received.
+fn acks(s: &Sim, name: &str, suback: bool) -> Vec<Vec<ReasonCode>> {
+    s.client_events[name]
+        .iter()
+        .filter_map(|e| match e {
+            ClientEvent::SubAck(a) if suback => Some(a.reason_codes.clone()),
+            ClientEvent::UnsubAck(a) if !suback => Some(a.reason_codes.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn v311() -> Opts {
+    Opts {
+        version: ProtocolVersion::V3_1_1,
+        ..Opts::default()
+    }
+}
+
+fn v5_persistent(expiry: u32) -> Opts {
+    Opts {
+        clean: false,
+        session_expiry: Some(expiry),
+        ..Opts::default()
+    }
+}
+
+fn will(retain: bool, qos: QoS) -> Will {
+    Will {
+        topic: TopicName::from_static("wills/c"),
+        payload: Bytes::from_static(b"gone"),
+        qos,
+        retain,
+        properties: Default::default(),
+    }
+}
+
+fn string(s: &str) -> MqttString {
+    MqttString::try_from(s).unwrap()
 }
