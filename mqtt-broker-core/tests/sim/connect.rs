@@ -382,3 +382,31 @@ fn will_retain_without_retain_support_is_refused_with_0x9a_mqtt_3_2_2_13() {
     );
     assert_eq!(s.broker.session_count(), 1);
 }
+
+/// 5.0 [MQTT-3.1.3-10]: the will's User Properties are published in the order the CONNECT
+/// gave them, repeated names included, with its other will properties but the delay.
+#[test]
+fn will_user_properties_keep_their_order_mqtt_3_1_3_10() {
+    let mut s = sim();
+    s.connect("watch", Opts::default());
+    s.subscribe("watch", "wills/#", QoS::AtLeastOnce);
+    let mut w = will(false, QoS::AtLeastOnce);
+    let pairs = [("z", "1"), ("a", "2"), ("z", "0"), ("z", "1")];
+    w.properties.user_properties = pairs.iter().map(|(k, v)| (string(k), string(v))).collect();
+    w.properties.content_type = Some(string("text/plain"));
+    w.properties.will_delay_interval = Some(1);
+    let expected = w.properties.user_properties.clone();
+    s.connect(
+        "c",
+        Opts {
+            will: Some(w),
+            ..v5_persistent(60)
+        },
+    );
+    s.cut("c");
+    s.advance(Duration::from_secs(1));
+    assert_eq!(s.payloads("watch"), ["gone"]);
+    let p = &s.last("watch").properties;
+    assert_eq!(p.user_properties, expected);
+    assert_eq!(p.content_type, Some(string("text/plain")));
+}
