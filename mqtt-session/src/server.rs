@@ -308,7 +308,11 @@ impl ServerConnection {
         self.version = c.protocol;
         self.flows.version = c.protocol;
         // [MQTT-3.1.3-8] (3.1.1): an empty client identifier needs Clean Session.
-        if c.client_id.is_empty() && !c.clean_start && !c.protocol.is_v5() {
+        // MQTT 3.1 (section 3.1, Client Identifier): 1 to 23 characters, otherwise
+        // return code 2, Identifier Rejected.
+        let v31_bad_id = c.protocol == ProtocolVersion::V3_1
+            && !(1..=23).contains(&c.client_id.as_str().chars().count());
+        if v31_bad_id || (c.client_id.is_empty() && !c.clean_start && !c.protocol.is_v5()) {
             self.send(&ConnAck::new(false, ReasonCode::ClientIdentifierNotValid).into());
             self.close(CloseReason::Refused(ReasonCode::ClientIdentifierNotValid));
             return Ok(());

@@ -603,3 +603,41 @@ fn v31_resumed_session_gets_a_plain_connack_then_its_messages() {
     assert!(s.events().is_empty());
     assert!(!s.conn.is_closed());
 }
+
+/// MQTT 3.1: client identifiers have 1 to 23 characters; others get CONNACK return code 2
+/// (Identifier Rejected), then the connection closes.
+#[test]
+fn v31_client_identifier_of_24_characters_or_none_is_rejected_with_return_code_2() {
+    // 23 characters: accepted.
+    let mut s = Script::new(ServerConfig::default());
+    s.input(
+        0,
+        &format!(
+            "10 25 00 06 4d5149736470 03 02 000a 0017 {}",
+            "61".repeat(23)
+        ),
+    );
+    assert!(matches!(s.events().as_slice(), [ServerEvent::Connect(_)]));
+    // 24 characters: CONNACK 2 and close.
+    let mut s = Script::new(ServerConfig::default());
+    s.input(
+        0,
+        &format!(
+            "10 26 00 06 4d5149736470 03 02 000a 0018 {}",
+            "61".repeat(24)
+        ),
+    );
+    s.expect_output("20 02 00 02");
+    assert_eq!(
+        s.closed(),
+        CloseReason::Refused(ReasonCode::ClientIdentifierNotValid)
+    );
+    // None, even with clean session: CONNACK 2.
+    let mut s = Script::new(ServerConfig::default());
+    s.input(0, "10 0e 00 06 4d5149736470 03 02 000a 0000");
+    s.expect_output("20 02 00 02");
+    assert_eq!(
+        s.closed(),
+        CloseReason::Refused(ReasonCode::ClientIdentifierNotValid)
+    );
+}
