@@ -133,9 +133,16 @@ macro_rules! define_server {
             pub async fn bind(
                 config: $crate::config::Config,
             ) -> ::std::result::Result<Self, $crate::server::ServerError> {
-                let (setup, bound) =
-                    $crate::server::Setup::bind(config, <$listener>::bind, <$acceptor>::from)
-                        .await?;
+                let (setup, bound) = $crate::server::Setup::bind(
+                    config,
+                    |addr| {
+                        ::std::future::ready(
+                            $crate::server::listen(addr).and_then(<$listener>::try_from),
+                        )
+                    },
+                    <$acceptor>::from,
+                )
+                .await?;
                 Ok(Self { setup, bound })
             }
 
@@ -183,6 +190,27 @@ macro_rules! define_server {
             }
         }
     };
+}
+
+/// Connections waiting to be accepted that the system keeps per listener (`listen(2)`'s
+/// backlog; the system caps it at `net.core.somaxconn`). The standard library's 128 drops
+/// connection attempts in a burst of clients reconnecting at once.
+pub const LISTEN_BACKLOG: i32 = 4096;
+
+/// A non-blocking listening socket on `addr` with [`LISTEN_BACKLOG`], for an adapter to
+/// wrap in its own listener type.
+///
+/// # Errors
+/// The address cannot be bound.
+pub fn listen(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
+    use socket2::{Domain, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
+    // A restarted broker can bind while old connections are in TIME_WAIT.
+    socket.set_reuse_address(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(LISTEN_BACKLOG)?;
+    socket.set_nonblocking(true)?;
+    Ok(socket.into())
 }
 
 /// A server before it runs: everything but its sockets and tasks.
