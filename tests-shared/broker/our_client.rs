@@ -5,9 +5,9 @@
 use std::time::Duration;
 
 use adapter_tokio::client::{Client, ClientError, Event, Events, Message, Transport};
-use adapter_tokio::config::ListenerKind;
 use mqtt_proto::{ProtocolVersion, QoS, ReasonCode};
 
+use crate::adapter::config::ListenerKind;
 use crate::support::{Certs, STEP, TestBroker, config, within};
 
 /// The next application message, skipping connection events.

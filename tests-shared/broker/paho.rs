@@ -4,9 +4,9 @@
 use std::path::Path;
 use std::process::Command;
 
-use adapter_tokio::config::ListenerKind;
 use serde_json::{Value, json};
 
+use crate::adapter::config::ListenerKind;
 use crate::support::{self, Certs, Proc, STEP, TestBroker, hex, python_with_paho, within};
 
 /// One paho client process.

@@ -5,7 +5,6 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use adapter_tokio::config::{Config, ListenerKind};
 use mqtt_proto::{
     Packet, PacketId, ProtocolVersion, Publish, QoS, QoSPid, ReasonCode, Subscribe,
     SubscriptionOptions,
@@ -13,6 +12,7 @@ use mqtt_proto::{
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
+use crate::adapter::config::{Config, ListenerKind};
 use crate::raw::{self, Raw, assert_disconnect, encode, topic_filter, topic_name};
 use crate::support::{self, Rng, TestBroker, within};
 
@@ -326,7 +326,7 @@ fn quick_connect_timeout() -> Config {
 fn connect_flood_with_silent_half() {
     const N: usize = 500;
     const WAVE: usize = 50;
-    let (broker_rt, broker) =
+    let (broker_host, broker) =
         support::broker_on_own_runtime(quick_connect_timeout(), "flood-broker");
     let addr = broker.tcp_addr();
     let clients = support::client_runtime();
@@ -386,7 +386,7 @@ fn connect_flood_with_silent_half() {
         bystanders.check().await;
         broker.stop().await;
     }));
-    drop(broker_rt);
+    broker_host.close();
 }
 
 /// A client that connects with keep alive 1 s and then goes quiet, its socket still open, is
@@ -504,12 +504,12 @@ fn garbage_never_takes_the_broker_down() {
     eprintln!("garbage seed: {seed} (replay with MQTT_GARBAGE_SEED={seed})");
     let previous = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
-        if std::thread::current().name() == Some(BROKER_THREAD) {
+        if support::is_broker_thread(BROKER_THREAD) {
             BROKER_PANICS.fetch_add(1, Ordering::Relaxed);
         }
         previous(info);
     }));
-    let (broker_rt, broker) =
+    let (broker_host, broker) =
         support::broker_on_own_runtime(quick_connect_timeout(), BROKER_THREAD);
     let addr = broker.tcp_addr();
     let client_rt = support::client_runtime();
@@ -544,7 +544,7 @@ fn garbage_never_takes_the_broker_down() {
         );
     }));
     client_rt.block_on(broker.stop());
-    drop(broker_rt);
+    broker_host.close();
     assert_eq!(
         BROKER_PANICS.load(Ordering::Relaxed),
         0,

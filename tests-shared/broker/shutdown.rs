@@ -1,4 +1,5 @@
-//! Graceful shutdown of the real `mqttd` binary on SIGTERM and SIGINT.
+//! Graceful shutdown of the real broker binary (`mqttd` or `mqttd-smol`, the test binary's
+//! `adapter::MQTTD`) on SIGTERM and SIGINT.
 
 use std::net::SocketAddr;
 use std::process::Command;
@@ -7,15 +8,16 @@ use std::time::Duration;
 use mqtt_proto::{ProtocolVersion, QoS, ReasonCode};
 use tokio::time::Instant;
 
+use crate::adapter;
 use crate::raw::{self, Raw, assert_disconnect};
 use crate::support::{Proc, TempDir, within};
 
 /// How long `mqttd` may take from the signal to its exit.
 const EXIT: Duration = Duration::from_secs(5);
 
-/// `mqttd` with plain logs on stderr.
+/// The broker binary with plain logs on stderr.
 fn mqttd(args: &[&str]) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_mqttd"));
+    let mut cmd = Command::new(adapter::MQTTD);
     cmd.args(args).env("NO_COLOR", "1").env("RUST_LOG", "info");
     cmd
 }
@@ -145,7 +147,7 @@ async fn sigint_with_config_file_exits_zero() {
             let probe = std::net::TcpListener::bind("127.0.0.1:0").expect("probe port");
             probe.local_addr().expect("probe address").port()
         };
-        let dir = TempDir::new("adapter-tokio-mqttd");
+        let dir = TempDir::new(&format!("{}-mqttd", adapter::NAME));
         let file = dir.path("mqttd.toml");
         let toml = format!("[[listener]]\nkind = \"tcp\"\nbind = \"127.0.0.1:{port}\"\n");
         std::fs::write(&file, toml).expect("write config");

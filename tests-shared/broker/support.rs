@@ -1,5 +1,6 @@
-//! Helpers shared by the broker tests: an in-process broker, peer programs, child processes
-//! with deadlines, temporary directories and certificates.
+//! Helpers shared by the broker tests: an in-process broker (whichever the test binary's
+//! `adapter` module starts), peer programs, child processes with deadlines, temporary
+//! directories and certificates.
 
 use std::collections::VecDeque;
 use std::ffi::OsStr;
@@ -12,13 +13,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use adapter_tokio::config::{Config, Listener, ListenerKind};
-use adapter_tokio::server::{Counters, Server, ShutdownHandle};
 use serde_json::Value;
 use tokio::runtime::Runtime;
 use tokio::sync::mpsc;
-use tokio::task::JoinHandle;
 use tokio::time::Instant;
+
+use crate::adapter::config::{Config, Listener, ListenerKind};
+use crate::adapter::{self, Counters, ShutdownHandle};
 
 /// How long one expected step (a line, a packet, a process exit) may take.
 pub(crate) const STEP: Duration = Duration::from_secs(10);
@@ -31,13 +32,27 @@ pub(crate) async fn within<F: Future>(secs: u64, body: F) -> F::Output {
     }
 }
 
-/// A broker running in this process, on 127.0.0.1 with system-chosen ports.
+/// A broker running in this process, on 127.0.0.1 with system-chosen ports, started by
+/// the test binary's `adapter` module (on the test's tokio runtime, or on threads of its
+/// own for the smol broker). Dropping it asks the broker to shut down.
 pub(crate) struct TestBroker {
     addrs: Vec<(ListenerKind, SocketAddr)>,
     stop: ShutdownHandle,
-    task: JoinHandle<()>,
+    running: Option<adapter::Running>,
     /// The adapter's counters (protocol violations and drops).
     pub(crate) counters: Arc<Counters>,
+}
+
+/// What an adapter hands back once its broker is bound and running.
+pub(crate) struct Started {
+    /// Each listener's kind and bound address.
+    pub(crate) addrs: Vec<(ListenerKind, SocketAddr)>,
+    /// Stops the broker.
+    pub(crate) stop: ShutdownHandle,
+    /// The broker's counters.
+    pub(crate) counters: Arc<Counters>,
+    /// The running broker (a task or a thread).
+    pub(crate) running: adapter::Running,
 }
 
 impl TestBroker {
@@ -48,16 +63,15 @@ impl TestBroker {
 
     /// Starts a broker with `config` (see [`config`] for listeners on port 0).
     pub(crate) async fn start(config: Config) -> Self {
-        let server = Server::bind(config).await.expect("broker binds");
-        let addrs = server.local_addrs();
-        let stop = server.shutdown_handle();
-        let counters = server.counters();
-        let task = tokio::spawn(server.run());
+        Self::from(adapter::start(config).await)
+    }
+
+    fn from(started: Started) -> Self {
         Self {
-            addrs,
-            stop,
-            task,
-            counters,
+            addrs: started.addrs,
+            stop: started.stop,
+            running: Some(started.running),
+            counters: started.counters,
         }
     }
 
@@ -80,33 +94,54 @@ impl TestBroker {
         self.addr(ListenerKind::Tcp).port()
     }
 
-    /// Whether the broker is still serving (its run task has not ended).
+    /// Whether the broker is still serving (its run task or thread has not ended).
     pub(crate) fn is_running(&self) -> bool {
-        !self.task.is_finished()
+        self.running.as_ref().is_some_and(|r| !r.is_finished())
     }
 
-    /// Shuts the broker down and waits for it.
-    pub(crate) async fn stop(self) {
+    /// Shuts the broker down and waits for it (at most [`STEP`]); panics if it does not
+    /// stop in time or if it panicked.
+    pub(crate) async fn stop(mut self) {
         self.stop.shutdown();
-        tokio::time::timeout(STEP, self.task)
-            .await
-            .expect("broker stops in time")
-            .expect("broker task did not panic");
+        let running = self.running.take().expect("broker running");
+        let deadline = Instant::now() + STEP;
+        while !running.is_finished() {
+            assert!(
+                Instant::now() < deadline,
+                "broker did not stop within {STEP:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        running.join().await;
     }
 }
 
-/// A broker on a runtime of its own whose threads are named `thread_name`: a test's own
-/// load cannot starve the broker's accept loop, and the broker's panics can be told apart.
-/// Drive the test from [`client_runtime`], and drop the runtime outside of any runtime.
-pub(crate) fn broker_on_own_runtime(config: Config, thread_name: &str) -> (Runtime, TestBroker) {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .thread_name(thread_name)
-        .enable_all()
-        .build()
-        .expect("broker runtime");
-    let broker = rt.block_on(TestBroker::start(config));
-    (rt, broker)
+impl Drop for TestBroker {
+    fn drop(&mut self) {
+        // A failed test still stops its broker.
+        self.stop.shutdown();
+    }
+}
+
+/// Where a broker of [`broker_on_own_runtime`] runs: dropped (outside of any runtime) once
+/// the broker has stopped.
+pub(crate) use adapter::Host;
+
+/// A broker on a runtime (or threads) of its own whose threads are told apart by
+/// [`is_broker_thread`] with `thread_name`: a test's own load cannot starve the broker's
+/// accept loop, and the broker's panics can be told apart. Drive the test from
+/// [`client_runtime`], and drop the host outside of any runtime.
+pub(crate) fn broker_on_own_runtime(config: Config, thread_name: &str) -> (Host, TestBroker) {
+    let (host, started) = adapter::start_on_own_runtime(config, thread_name);
+    (host, TestBroker::from(started))
+}
+
+/// Whether the current thread is one of a broker's of [`broker_on_own_runtime`] that was
+/// given `thread_name`.
+pub(crate) fn is_broker_thread(thread_name: &str) -> bool {
+    std::thread::current()
+        .name()
+        .is_some_and(|name| adapter::is_broker_thread(name, thread_name))
 }
 
 /// The runtime that drives a test whose broker runs on [`broker_on_own_runtime`].
@@ -177,10 +212,10 @@ pub(crate) fn python_with_paho() -> Option<PathBuf> {
     found.clone()
 }
 
-/// A file of this test binary's folder (the Python helpers).
+/// A file of the suite's folder, `tests-shared/broker` (the Python helpers).
 pub(crate) fn script(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/broker")
+        .join("../tests-shared/broker")
         .join(name)
 }
 
@@ -430,7 +465,7 @@ impl Certs {
             BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer,
             KeyPair, KeyUsagePurpose,
         };
-        let dir = TempDir::new("adapter-tokio-broker-certs");
+        let dir = TempDir::new(&format!("{}-broker-certs", adapter::NAME));
         let mut ca = CertificateParams::new(Vec::new()).expect("CA params");
         ca.distinguished_name
             .push(DnType::CommonName, "broker test CA");
