@@ -3,7 +3,6 @@
 
 mod common;
 
-use adapter_smol::config::ListenerKind::Tcp;
 use common::{Client, TestBroker, config, tcp, within};
 use mqtt_proto::ProtocolVersion::V5;
 use mqtt_proto::QoS;
@@ -11,10 +10,10 @@ use mqtt_proto::QoS;
 #[test]
 fn broker_runs_under_async_std_block_on() {
     within(30, || {
-        let broker = TestBroker::start(config(&[Tcp], None), |server| {
+        let broker = TestBroker::start(config(), |server| {
             async_std::task::block_on(server.run());
         });
-        let addr = broker.addr(Tcp);
+        let addr = broker.addr();
         let mut sub = Client::connect(tcp(addr), V5, "sub", |_| {});
         sub.subscribe("std/#", QoS::ExactlyOnce);
         let mut publisher = Client::connect(tcp(addr), V5, "pub", |_| {});

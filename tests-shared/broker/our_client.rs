@@ -42,12 +42,12 @@ fn transport(broker: &TestBroker, kind: ListenerKind, certs: &Certs) -> Transpor
     let ca = certs.ca();
     match kind {
         ListenerKind::Tcp => Transport::tcp("127.0.0.1", port),
-        ListenerKind::Tls => Transport::tls("localhost", port, Some(&ca), None).unwrap(),
+        ListenerKind::Tls => Transport::tls("127.0.0.1", port, Some(&ca), None).unwrap(),
         ListenerKind::Ws => {
             Transport::from_url(&format!("ws://127.0.0.1:{port}/mqtt"), None, None).unwrap()
         }
         ListenerKind::Wss => {
-            Transport::from_url(&format!("wss://localhost:{port}/mqtt"), Some(&ca), None).unwrap()
+            Transport::from_url(&format!("wss://127.0.0.1:{port}/mqtt"), Some(&ca), None).unwrap()
         }
     }
 }

@@ -1,12 +1,9 @@
-//! Helpers of the smol broker tests: a broker on a thread of its own, a blocking MQTT client
-//! over TCP, TLS or WebSocket (std sockets, rustls and tungstenite, no async runtime), and
-//! certificates made at test time.
-#![allow(dead_code)] // each test crate uses a part
+//! Helpers of the smol-specific broker tests (`smoke.rs`, `async_std_executor.rs`; the
+//! shared suite, `broker.rs`, has its own): a broker on a thread of its own driven by a
+//! given executor, and a blocking MQTT client over TCP (std sockets, no async runtime).
 
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -22,10 +19,10 @@ use mqtt_proto::{
 /// How long one expected step (a packet, a handshake, a thread ending) may take.
 pub(crate) const STEP: Duration = Duration::from_secs(10);
 
-/// A broker on 127.0.0.1 with system-chosen ports, run on its own thread by `run`.
+/// A broker on 127.0.0.1 with a system-chosen port (see [`config`]), run on its own thread.
 pub(crate) struct TestBroker {
-    pub(crate) addrs: Vec<(ListenerKind, SocketAddr)>,
-    pub(crate) stop: ShutdownHandle,
+    addr: SocketAddr,
+    stop: ShutdownHandle,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -34,28 +31,24 @@ impl TestBroker {
     /// `block_on`) on a new thread.
     pub(crate) fn start(config: Config, block_on: fn(Server)) -> Self {
         let server = smol::block_on(Server::bind(config)).expect("broker binds");
-        let addrs = server.local_addrs();
+        let addr = server
+            .local_addrs()
+            .into_iter()
+            .find(|(kind, _)| *kind == ListenerKind::Tcp)
+            .map(|(_, addr)| addr)
+            .expect("a TCP listener");
         let stop = server.shutdown_handle();
         let thread = std::thread::spawn(move || block_on(server));
         Self {
-            addrs,
+            addr,
             stop,
             thread: Some(thread),
         }
     }
 
-    /// A broker with one listener of each kind in `kinds`, driven by `smol::block_on`.
-    pub(crate) fn smol(kinds: &[ListenerKind], pki: Option<&Pki>) -> Self {
-        Self::start(config(kinds, pki), |server| smol::block_on(server.run()))
-    }
-
-    /// The address of the first listener of `kind`.
-    pub(crate) fn addr(&self, kind: ListenerKind) -> SocketAddr {
-        self.addrs
-            .iter()
-            .find(|(k, _)| *k == kind)
-            .map(|(_, a)| *a)
-            .expect("listener of that kind")
+    /// The address of the TCP listener.
+    pub(crate) fn addr(&self) -> SocketAddr {
+        self.addr
     }
 
     /// Asks for shutdown and waits (bounded) for `run` to return.
@@ -78,29 +71,16 @@ impl Drop for TestBroker {
     }
 }
 
-/// A configuration with one listener of each kind on 127.0.0.1:0 (the TLS kinds with the
-/// certificates of `pki`).
-pub(crate) fn config(kinds: &[ListenerKind], pki: Option<&Pki>) -> Config {
+/// A configuration with one TCP listener on 127.0.0.1:0.
+pub(crate) fn config() -> Config {
     Config {
-        listeners: kinds
-            .iter()
-            .map(|&kind| {
-                let mut l = Listener::new(kind, SocketAddr::from(([127, 0, 0, 1], 0)));
-                if kind.is_tls() {
-                    let pki = pki.expect("TLS listeners need certificates");
-                    l.cert = Some(pki.path("server.pem"));
-                    l.key = Some(pki.path("server.key"));
-                }
-                l
-            })
-            .collect(),
+        listeners: vec![Listener::new(
+            ListenerKind::Tcp,
+            SocketAddr::from(([127, 0, 0, 1], 0)),
+        )],
         ..Config::default()
     }
 }
-
-/// A byte stream to the broker: TCP, TLS over TCP, or WebSocket.
-pub(crate) trait Wire: Read + Write + Send {}
-impl<T: Read + Write + Send> Wire for T {}
 
 /// A TCP connection with the test's read timeout.
 pub(crate) fn tcp(addr: SocketAddr) -> TcpStream {
@@ -110,81 +90,9 @@ pub(crate) fn tcp(addr: SocketAddr) -> TcpStream {
     tcp
 }
 
-/// A TLS connection verified against the test CA.
-pub(crate) fn tls(addr: SocketAddr, pki: &Pki) -> Box<dyn Wire> {
-    let config = adapter_smol::tls::client_config(Some(&pki.path("server.pem")), None).expect("CA");
-    let name = rustls::pki_types::ServerName::try_from("localhost").expect("name");
-    let conn = rustls::ClientConnection::new(config, name).expect("TLS client");
-    Box::new(rustls::StreamOwned::new(conn, tcp(addr)))
-}
-
-/// A WebSocket connection to `/mqtt` over `stream` (TCP or TLS to `addr`), offering the
-/// `mqtt` subprotocol.
-pub(crate) fn ws(addr: SocketAddr, stream: impl Wire + 'static) -> Box<dyn Wire> {
-    use tungstenite::client::IntoClientRequest;
-    let mut request = format!("ws://{addr}/mqtt")
-        .into_client_request()
-        .expect("request");
-    request.headers_mut().insert(
-        "Sec-WebSocket-Protocol",
-        tungstenite::http::HeaderValue::from_static("mqtt"),
-    );
-    let (ws, response) = tungstenite::client(request, stream).expect("upgrade");
-    assert_eq!(
-        response
-            .headers()
-            .get("Sec-WebSocket-Protocol")
-            .map(|v| v.as_bytes()),
-        Some(&b"mqtt"[..])
-    );
-    Box::new(WsWire {
-        ws,
-        pending: Vec::new(),
-    })
-}
-
-/// A blocking WebSocket as a byte stream: one binary message per write.
-struct WsWire<S> {
-    ws: tungstenite::WebSocket<S>,
-    pending: Vec<u8>,
-}
-
-impl<S: Read + Write> Read for WsWire<S> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        while self.pending.is_empty() {
-            match self.ws.read() {
-                Ok(tungstenite::Message::Binary(b)) => self.pending = b.to_vec(),
-                Ok(tungstenite::Message::Close(_)) | Err(tungstenite::Error::ConnectionClosed) => {
-                    return Ok(0);
-                }
-                Ok(_) => {}
-                Err(tungstenite::Error::Io(e)) => return Err(e),
-                Err(e) => return Err(io::Error::other(e)),
-            }
-        }
-        let n = buf.len().min(self.pending.len());
-        buf[..n].copy_from_slice(&self.pending[..n]);
-        self.pending.drain(..n);
-        Ok(n)
-    }
-}
-
-impl<S: Read + Write> Write for WsWire<S> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.ws
-            .send(tungstenite::Message::binary(buf.to_vec()))
-            .map_err(io::Error::other)?;
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        self.ws.flush().map_err(io::Error::other)
-    }
-}
-
-/// A blocking MQTT client speaking raw packets (mqtt-proto's codec) over a [`Wire`].
+/// A blocking MQTT client speaking raw packets (mqtt-proto's codec) over TCP.
 pub(crate) struct Client {
-    wire: Box<dyn Wire>,
+    wire: TcpStream,
     version: ProtocolVersion,
     buf: BytesMut,
 }
@@ -193,13 +101,13 @@ impl Client {
     /// Connects with a clean session and `client_id`; `edit` may change the CONNECT (a will,
     /// a keep alive). Panics unless the CONNACK accepts.
     pub(crate) fn connect(
-        wire: impl Wire + 'static,
+        wire: TcpStream,
         version: ProtocolVersion,
         client_id: &str,
         edit: impl FnOnce(&mut Connect),
     ) -> Self {
         let mut client = Self {
-            wire: Box::new(wire),
+            wire,
             version,
             buf: BytesMut::new(),
         };
@@ -315,41 +223,6 @@ impl Client {
             self.try_recv().is_none(),
             "the broker closes after DISCONNECT"
         );
-    }
-}
-
-/// A self-signed certificate for localhost and 127.0.0.1 (`server.pem`, also the clients'
-/// trust anchor) and its key (`server.key`), in a temporary directory removed on drop.
-pub(crate) struct Pki {
-    dir: PathBuf,
-}
-
-impl Pki {
-    pub(crate) fn new() -> Self {
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
-        let n = NEXT.fetch_add(1, Ordering::Relaxed);
-        let dir = std::env::temp_dir().join(format!("adapter-smol-{}-{n}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("temporary directory");
-        let pki = Self { dir };
-        let names = ["localhost", "127.0.0.1"].map(str::to_owned);
-        let certified = rcgen::generate_simple_self_signed(names).expect("certificate");
-        pki.write("server.pem", &certified.cert.pem());
-        pki.write("server.key", &certified.signing_key.serialize_pem());
-        pki
-    }
-
-    fn write(&self, name: &str, contents: &str) {
-        std::fs::write(self.path(name), contents).expect("write");
-    }
-
-    pub(crate) fn path(&self, name: &str) -> PathBuf {
-        self.dir.join(name)
-    }
-}
-
-impl Drop for Pki {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 
