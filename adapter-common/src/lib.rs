@@ -1,5 +1,8 @@
 //! What the tokio and smol MQTT adapters share, free of any async runtime.
 //!
+//! - [`client`]: the MQTT client, whole but for the runtime: the handles, the builder, the
+//!   events, the sans-IO driver and the connection task's loop, generic over a
+//!   [`client::ClientRuntime`] the adapters implement.
 //! - [`config`]: the broker's TOML configuration, and the core configurations made from it.
 //! - [`cli`]: the flags of the broker binaries, applied over the configuration file.
 //! - [`auth`]: authentication of CONNECT packets (an async trait object any runtime can
@@ -10,6 +13,7 @@
 //! - [`driver`]: the connection task's logic: [`driver::ServerDriver`] joins one
 //!   `ServerConnection` to the hub, with the write queue, backpressure and the hand-back of
 //!   the session state on close.
+//! - [`io`]: byte-stream helpers over the `futures-io` traits.
 //! - [`server`]: a server before it runs ([`server::Setup`]: listeners, TLS, authentication,
 //!   the shutdown signal), the transport handshakes' bookkeeping ([`server::Accepted`]) and
 //!   the connection task's steps around the driver that need no I/O
@@ -27,9 +31,11 @@
 
 pub mod auth;
 pub mod cli;
+pub mod client;
 pub mod config;
 pub mod driver;
 pub mod hub;
+pub mod io;
 pub mod server;
 pub mod tls;
 pub mod ws;

@@ -1,24 +1,35 @@
 //! [`ClientBuilder`]: the options of a client, checked when it starts.
 
-use std::hash::BuildHasher;
+use std::future::Future;
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::marker::PhantomData;
 use std::num::NonZeroU16;
-use std::time::Duration;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use futures_channel::{mpsc, oneshot};
 use mqtt_proto::{
     Connect, ConnectProperties, MqttString, Packet, ProtocolVersion, QoS, TopicName, Will,
     WillProperties,
 };
 use mqtt_session::ClientConfig;
-use tokio::sync::{mpsc, oneshot};
 
-use super::task::{Driver, Options};
+use super::driver::{ClientDriver, Options};
+use super::task::{self, ClientRuntime, SpawnClient};
 use super::{Backoff, Client, ConnectError, Events, ReconnectPolicy, Transport};
 
+/// The client's connection task, for the caller to spawn on its executor (see
+/// [`ClientBuilder::connect_with`]). It ends when the client has stopped.
+pub type ClientTask = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
+
 /// The options of a [`Client`]; [`connect`](Self::connect) or [`spawn`](Self::spawn)
-/// starts it. Strings are checked then, so the setters cannot fail.
-#[derive(Debug, Clone)]
-pub struct ClientBuilder {
+/// starts it (on runtimes that spawn tasks themselves), or
+/// [`connect_with`](Self::connect_with) and [`spawn_with`](Self::spawn_with) with the
+/// caller's spawner. Strings are checked then, so the setters cannot fail.
+pub struct ClientBuilder<R> {
+    runtime: PhantomData<fn() -> R>,
     transport: Transport,
     version: ProtocolVersion,
     client_id: String,
@@ -41,9 +52,78 @@ pub struct ClientBuilder {
     max_pending: usize,
 }
 
-impl ClientBuilder {
+impl<R> Clone for ClientBuilder<R> {
+    fn clone(&self) -> Self {
+        Self {
+            runtime: PhantomData,
+            transport: self.transport.clone(),
+            version: self.version,
+            client_id: self.client_id.clone(),
+            clean_start: self.clean_start,
+            session_expiry: self.session_expiry,
+            keep_alive: self.keep_alive,
+            username: self.username.clone(),
+            password: self.password.clone(),
+            will: self.will.clone(),
+            will_properties: self.will_properties.clone(),
+            receive_maximum: self.receive_maximum,
+            topic_alias_maximum: self.topic_alias_maximum,
+            user_properties: self.user_properties.clone(),
+            session: self.session.clone(),
+            reconnect: self.reconnect,
+            manual_ack: self.manual_ack,
+            connect_timeout: self.connect_timeout,
+            command_capacity: self.command_capacity,
+            event_capacity: self.event_capacity,
+            max_pending: self.max_pending,
+        }
+    }
+}
+
+impl<R> std::fmt::Debug for ClientBuilder<R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientBuilder")
+            .field("transport", &self.transport)
+            .field("version", &self.version)
+            .field("client_id", &self.client_id)
+            .field("clean_start", &self.clean_start)
+            .field("keep_alive", &self.keep_alive)
+            .field("reconnect", &self.reconnect)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<R: SpawnClient> ClientBuilder<R> {
+    /// Starts the client on the runtime and waits for the first connection. The first
+    /// attempt is not retried: its failure is returned, so wrong addresses and credentials
+    /// show at once. Later losses are handled by the reconnection policy.
+    ///
+    /// # Errors
+    /// [`ConnectError`] for invalid options or a failed first connection.
+    ///
+    /// # Panics
+    /// Where the runtime cannot spawn (for tokio: outside a tokio runtime).
+    pub async fn connect(self) -> Result<(Client<R>, Events), ConnectError> {
+        self.connect_with(R::spawn).await
+    }
+
+    /// Starts the client without waiting: it connects in the background, retrying by the
+    /// reconnection policy, and holds requests until it is connected.
+    ///
+    /// # Errors
+    /// [`ConnectError::InvalidOptions`] for invalid options.
+    ///
+    /// # Panics
+    /// As [`connect`](Self::connect).
+    pub fn spawn(self) -> Result<(Client<R>, Events), ConnectError> {
+        self.spawn_with(R::spawn)
+    }
+}
+
+impl<R: ClientRuntime> ClientBuilder<R> {
     pub(crate) fn new(transport: Transport) -> Self {
         Self {
+            runtime: PhantomData,
             transport,
             version: ProtocolVersion::V3_1_1,
             client_id: String::new(),
@@ -225,55 +305,61 @@ impl ClientBuilder {
         self
     }
 
-    /// Starts the client and waits for the first connection. The first attempt is not
-    /// retried: its failure is returned, so wrong addresses and credentials show at once.
-    /// Later losses are handled by the reconnection policy.
+    /// Starts the client, handing its connection task to `spawn` (which must run it to
+    /// completion on some executor: `|task| smol::spawn(task).detach()`,
+    /// `|task| drop(async_std::task::spawn(task))`, ...), and waits for the first
+    /// connection. The first attempt is not retried: its failure is returned, so wrong
+    /// addresses and credentials show at once. Later losses are handled by the
+    /// reconnection policy.
     ///
     /// # Errors
     /// [`ConnectError`] for invalid options or a failed first connection.
-    ///
-    /// # Panics
-    /// Outside a tokio runtime.
-    pub async fn connect(self) -> Result<(Client, Events), ConnectError> {
-        let (client, events, driver) = self.build()?;
+    pub async fn connect_with(
+        self,
+        spawn: impl FnOnce(ClientTask),
+    ) -> Result<(Client<R>, Events), ConnectError> {
         let (first, connected) = oneshot::channel();
-        tokio::spawn(driver.run(Some(first)));
+        let (client, events) = self.start(spawn, Some(first))?;
         connected.await.unwrap_or(Err(ConnectError::ClientClosed))?;
         Ok((client, events))
     }
 
-    /// Starts the client without waiting: it connects in the background, retrying by the
-    /// reconnection policy, and holds requests until it is connected.
+    /// As [`connect_with`](Self::connect_with), without waiting: the client connects in
+    /// the background, retrying by the reconnection policy, and holds requests until it is
+    /// connected.
     ///
     /// # Errors
     /// [`ConnectError::InvalidOptions`] for invalid options.
-    ///
-    /// # Panics
-    /// Outside a tokio runtime.
-    pub fn spawn(self) -> Result<(Client, Events), ConnectError> {
-        let (client, events, driver) = self.build()?;
-        tokio::spawn(driver.run(None));
-        Ok((client, events))
+    pub fn spawn_with(
+        self,
+        spawn: impl FnOnce(ClientTask),
+    ) -> Result<(Client<R>, Events), ConnectError> {
+        self.start(spawn, None)
     }
 
-    fn build(self) -> Result<(Client, Events, Driver), ConnectError> {
+    fn start(
+        self,
+        spawn: impl FnOnce(ClientTask),
+        first: task::FirstAttempt,
+    ) -> Result<(Client<R>, Events), ConnectError> {
         let connect = self.connect_packet()?;
-        let seed = std::collections::hash_map::RandomState::new().hash_one(self.client_id.as_str());
+        let seed = jitter_seed(&self.client_id, R::now());
         let mut session = self.session;
         session.auto_ack = !self.manual_ack;
         let opts = Options {
-            transport: self.transport,
             session,
             backoff: self.reconnect.map(|policy| Backoff::new(policy, seed)),
             connect_timeout: self.connect_timeout,
             manual_ack: self.manual_ack,
             max_pending: self.max_pending,
         };
-        let (commands, command_rx) = mpsc::channel(self.command_capacity.max(1));
-        let (event_tx, event_rx) = mpsc::channel(self.event_capacity.max(1));
-        let driver = Driver::new(opts, connect, command_rx, commands.downgrade(), event_tx);
+        // A `futures-channel` queue holds its buffer plus one message per sender.
+        let (commands, command_rx) = mpsc::channel(self.command_capacity.max(1) - 1);
+        let (event_tx, event_rx) = mpsc::channel(self.event_capacity.max(1) - 1);
+        let driver = ClientDriver::new(opts, connect, command_rx, event_tx, first);
+        spawn(task::boxed::<R>(driver, self.transport));
         let client = Client::new(commands, self.version);
-        Ok((client, Events::new(event_rx), driver))
+        Ok((client, Events::new(event_rx)))
     }
 
     /// The CONNECT of the first connection, checked by encoding it.
@@ -336,4 +422,14 @@ impl ClientBuilder {
             .map_err(|e| invalid("CONNECT", &e))?;
         Ok(connect)
     }
+}
+
+/// A seed for the reconnection jitter, so that clients cut off together do not reconnect
+/// together: from the client identifier, the start time on the runtime's clock, and a count
+/// of the clients started by this process (jitter needs no OS randomness).
+fn jitter_seed(id: &str, now: Instant) -> u64 {
+    static STARTED: AtomicU64 = AtomicU64::new(0);
+    let mut hasher = DefaultHasher::new();
+    (id, now, STARTED.fetch_add(1, Ordering::Relaxed)).hash(&mut hasher);
+    hasher.finish()
 }

@@ -7,11 +7,10 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
-use futures_util::Stream;
+use futures_channel::{mpsc, oneshot};
+use futures_core::Stream;
 use mqtt_proto::{PacketId, Publish, QoS, ReasonCode};
-use tokio::sync::{mpsc, oneshot};
 
-use super::task::Command;
 use super::{ClientError, DisconnectReason};
 
 /// Something that happened on the client: a message arrived or the connection changed.
@@ -53,11 +52,20 @@ pub struct Message {
     ack: Option<AckToken>,
 }
 
+/// A manual acknowledgement for the connection task.
+#[derive(Debug)]
+pub(crate) struct Ack {
+    /// The connection the message arrived on: packet identifiers mean nothing on another.
+    pub(crate) generation: u64,
+    pub(crate) packet_id: PacketId,
+    pub(crate) reason_code: ReasonCode,
+}
+
 /// What the connection task needs to acknowledge one message.
 struct AckToken {
-    /// Weak, so unread messages in the event channel do not keep the client alive.
-    commands: mpsc::WeakSender<Command>,
-    /// The connection the message arrived on: packet identifiers mean nothing on another.
+    /// A channel of its own, so unread messages in the event channel do not keep the
+    /// command queue, and so the client, alive.
+    acks: mpsc::UnboundedSender<Ack>,
     generation: u64,
     packet_id: PacketId,
 }
@@ -65,10 +73,10 @@ struct AckToken {
 impl Message {
     pub(crate) fn new(
         publish: Publish,
-        ack: Option<(mpsc::WeakSender<Command>, u64, PacketId)>,
+        ack: Option<(mpsc::UnboundedSender<Ack>, u64, PacketId)>,
     ) -> Self {
-        let ack = ack.map(|(commands, generation, packet_id)| AckToken {
-            commands,
+        let ack = ack.map(|(acks, generation, packet_id)| AckToken {
+            acks,
             generation,
             packet_id,
         });
@@ -116,8 +124,8 @@ impl Message {
     }
 
     /// Acknowledges the message with a reason code (5.0; 3.x always sends success), for
-    /// example [`ReasonCode::ImplementationSpecificError`] to refuse it. Waits only for
-    /// room in the command queue. An acknowledgement for a connection that has since been
+    /// example [`ReasonCode::ImplementationSpecificError`] to refuse it. Never waits: the
+    /// acknowledgements have a queue of their own. An acknowledgement for a connection that has since been
     /// lost is ignored: the server sends the message again.
     ///
     /// # Errors
@@ -126,13 +134,15 @@ impl Message {
         let Some(token) = self.ack.take() else {
             return Ok(());
         };
-        let commands = token.commands.upgrade().ok_or(ClientError::Closed)?;
-        let ack = Command::Ack {
+        let ack = Ack {
             generation: token.generation,
             packet_id: token.packet_id,
             reason_code,
         };
-        commands.send(ack).await.map_err(|_| ClientError::Closed)
+        token
+            .acks
+            .unbounded_send(ack)
+            .map_err(|_| ClientError::Closed)
     }
 }
 
@@ -165,7 +175,7 @@ impl Events {
 
     /// The next event; `None` once the client has stopped and every event was read.
     pub async fn recv(&mut self) -> Option<Event> {
-        self.rx.recv().await
+        std::future::poll_fn(|cx| Pin::new(&mut self.rx).poll_next(cx)).await
     }
 }
 
@@ -173,7 +183,7 @@ impl Stream for Events {
     type Item = Event;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Event>> {
-        self.rx.poll_recv(cx)
+        Pin::new(&mut self.rx).poll_next(cx)
     }
 }
 

@@ -1,4 +1,4 @@
-//! The async MQTT client.
+//! The MQTT client, shared by the runtime adapters.
 //!
 //! A [`Client`] is a cheap, cloneable handle to one background task that owns the
 //! transport and the sans-IO [`ClientConnection`](mqtt_session::ClientConnection). The
@@ -20,81 +20,103 @@
 //!   did not keep the session.
 //!
 //! [`Transport`] selects TCP, TLS, WebSocket or WebSocket over TLS.
+//!
+//! # Layers
+//! - `ClientDriver` (`driver.rs`) is the sans-IO core: the connection, the
+//!   requests waiting for their answers, the requests held while disconnected, the
+//!   subscriptions to send again, the session state carried across connections, the
+//!   events and the write queue. It never awaits and never reads a clock.
+//! - The connection task (`task.rs`) is one loop around the driver, generic over a
+//!   [`ClientRuntime`]: what a runtime adapter supplies (the clock, a timer, opening a
+//!   [`Transport`] into a [`ClientIo`] byte stream). The channels between the
+//!   handles and the task are `futures-channel`'s, which work under any executor.
+//! - `adapter_tokio::client` and `adapter_smol::client` name [`Client`] and
+//!   [`ClientBuilder`] for their runtime and implement [`ClientRuntime`]; nothing else
+//!   of the client is written per runtime.
 
 mod backoff;
 mod builder;
+mod driver;
 mod error;
 mod event;
 mod task;
 mod transport;
 
+use std::fmt;
+use std::future::poll_fn;
+use std::marker::PhantomData;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
 use bytes::Bytes;
+use futures_channel::{mpsc, oneshot};
 use mqtt_proto::{
     Disconnect, MqttString, ProtocolVersion, QoS, ReasonCode, SubAck, SubscribeProperties,
     SubscriptionOptions, TopicFilter, TopicName, UnsubAck, UnsubscribeProperties,
 };
 use mqtt_session::OutgoingMessage;
-use tokio::sync::{mpsc, oneshot};
 
 pub use backoff::{Backoff, ReconnectPolicy};
-pub use builder::ClientBuilder;
+pub use builder::{ClientBuilder, ClientTask};
 pub use error::{ClientError, ConnectError, DisconnectReason};
 pub use event::{Event, Events, Message, PublishHandle, PublishOutcome};
+pub use task::{ClientIo, ClientRuntime, SpawnClient};
 pub use transport::Transport;
 
-use task::Command;
+use driver::Command;
 
 /// A handle to an MQTT client; clones share one connection.
 ///
 /// The client stops when [`disconnect`](Self::disconnect) is called or when every handle
 /// is dropped (it then sends a normal DISCONNECT).
 ///
-/// ```no_run
-/// use adapter_tokio::client::{Client, Event, Transport};
-/// use futures_util::StreamExt;
-/// use mqtt_proto::{ProtocolVersion, QoS};
+/// The adapters' module documentation shows it at work (`adapter_tokio::client`,
+/// `adapter_smol::client`, as compiled examples).
 ///
-/// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
-/// let (client, mut events) = Client::builder(Transport::tcp("localhost", 1883))
-///     .protocol(ProtocolVersion::V5)
-///     .client_id("sensor-7")
-///     .will("sensors/7/status", "offline", QoS::AtLeastOnce, true)
-///     .connect()
-///     .await?;
-/// client.subscribe("commands/7/#", QoS::AtLeastOnce).await?;
-///
-/// // Queued at once; the handle resolves at PUBACK.
-/// let delivered = client
-///     .publish("sensors/7/temperature", QoS::AtLeastOnce, false, "21.5")
-///     .await?;
-/// println!("PUBACK: {}", delivered.await?.reason_code);
-///
-/// while let Some(event) = events.next().await {
-///     match event {
-///         Event::Message(m) => println!("{}: {:?}", m.topic(), m.payload()),
-///         Event::Disconnected { reason } => eprintln!("connection lost: {reason}"),
-///         _ => {}
-///     }
-/// }
-/// client.disconnect().await;
-/// # Ok(())
-/// # }
-/// ```
-#[derive(Debug, Clone)]
-pub struct Client {
-    commands: mpsc::Sender<Command>,
+/// `R` is the runtime whose task runs the client: the adapters name the type for theirs
+/// (`adapter_tokio::client::Client`, `adapter_smol::client::Client`).
+pub struct Client<R> {
+    /// This handle's sender: a `futures-channel` queue holds its buffer plus one message
+    /// per sender, and `try_send` needs `&mut`.
+    commands: Mutex<mpsc::Sender<Command>>,
     version: ProtocolVersion,
+    runtime: PhantomData<fn() -> R>,
 }
 
-impl Client {
+impl<R> Clone for Client<R> {
+    fn clone(&self) -> Self {
+        Self::new(self.sender().clone(), self.version)
+    }
+}
+
+impl<R> fmt::Debug for Client<R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client")
+            .field("version", &self.version)
+            .field("closed", &self.is_closed())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<R: ClientRuntime> Client<R> {
     /// Options for a client reaching the server over `transport`.
     #[must_use]
-    pub fn builder(transport: Transport) -> ClientBuilder {
+    pub fn builder(transport: Transport) -> ClientBuilder<R> {
         ClientBuilder::new(transport)
     }
+}
 
+impl<R> Client<R> {
     fn new(commands: mpsc::Sender<Command>, version: ProtocolVersion) -> Self {
-        Self { commands, version }
+        Self {
+            commands: Mutex::new(commands),
+            version,
+            runtime: PhantomData,
+        }
+    }
+
+    fn sender(&self) -> MutexGuard<'_, mpsc::Sender<Command>> {
+        // The sender stays consistent whatever panicked while it was locked.
+        self.commands.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Queues a message if the command queue has room, without waiting.
@@ -121,11 +143,14 @@ impl Client {
         message: OutgoingMessage,
     ) -> Result<PublishHandle, ClientError> {
         let (done, handle) = oneshot::channel();
-        self.commands
+        self.sender()
             .try_send(Command::Publish { message, done })
-            .map_err(|e| match e {
-                mpsc::error::TrySendError::Full(_) => ClientError::QueueFull,
-                mpsc::error::TrySendError::Closed(_) => ClientError::Closed,
+            .map_err(|e| {
+                if e.is_full() {
+                    ClientError::QueueFull
+                } else {
+                    ClientError::Closed
+                }
             })?;
         Ok(PublishHandle::new(handle))
     }
@@ -250,7 +275,6 @@ impl Client {
     pub async fn disconnect_with(&self, packet: Disconnect) {
         let (done, stopped) = oneshot::channel();
         if self
-            .commands
             .send(Command::Disconnect { packet, done })
             .await
             .is_ok()
@@ -262,7 +286,7 @@ impl Client {
     /// Whether the client has stopped.
     #[must_use]
     pub fn is_closed(&self) -> bool {
-        self.commands.is_closed()
+        self.sender().is_closed()
     }
 
     /// Test support: drops the transport abruptly, without DISCONNECT, as a crash or a
@@ -270,14 +294,22 @@ impl Client {
     /// policy allows).
     #[doc(hidden)]
     pub async fn drop_transport(&self) {
-        let _ = self.commands.send(Command::DropTransport).await;
+        let _ = self.send(Command::DropTransport).await;
     }
 
+    /// Sends `command`, then waits until the queue has room for it.
+    ///
+    /// A sender of its own, so that concurrent callers each wait for their own message
+    /// (a `futures-channel` sender parks one task); the queue takes the message at once
+    /// and holds the sender back until it is within the queue's capacity.
     async fn send(&self, command: Command) -> Result<(), ClientError> {
-        self.commands
-            .send(command)
-            .await
-            .map_err(|_| ClientError::Closed)
+        let mut commands = self.sender().clone();
+        commands
+            .start_send(command)
+            .map_err(|_| ClientError::Closed)?;
+        // An error now means the task has stopped: the request's answer says so.
+        let _ = poll_fn(|cx| commands.poll_ready(cx)).await;
+        Ok(())
     }
 
     fn filter(&self, filter: &str) -> Result<TopicFilter, ClientError> {

@@ -1,16 +1,17 @@
 //! How the client reaches the server: TCP, TLS, WebSocket or WebSocket over TLS.
+//!
+//! Runtime-free: each adapter opens a [`Transport`] with its own sockets, TLS connector and
+//! WebSocket handshake, from [`Transport::address`], [`Transport::tls_config`] and
+//! [`Transport::websocket_url`].
 
 use std::path::Path;
 use std::sync::Arc;
 
-use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::net::TcpStream;
-use tokio_rustls::TlsConnector;
-use tokio_rustls::rustls::ClientConfig;
-use tokio_rustls::rustls::pki_types::ServerName;
+use rustls::ClientConfig;
+use rustls_pki_types::ServerName;
 
 use super::ConnectError;
-use crate::{tls, ws};
+use crate::tls;
 
 /// Where and how to reach the server.
 #[derive(Debug, Clone)]
@@ -100,49 +101,45 @@ impl Transport {
         }
     }
 
-    /// Opens the transport (TCP connect, then TLS and WebSocket handshakes).
-    pub(crate) async fn open(&self) -> Result<Box<dyn Io>, ConnectError> {
-        Ok(match self {
-            Self::Tcp { host, port } => Box::new(tcp(host, *port).await?),
-            Self::Tls { host, port, config } => {
-                Box::new(tls_handshake(host, tcp(host, *port).await?, config).await?)
-            }
-            Self::Ws { url } => {
-                let (host, port) = ws_address(url, 80)?;
-                Box::new(ws::connect(tcp(&host, port).await?, url).await?)
-            }
-            Self::Wss { url, config } => {
-                let (host, port) = ws_address(url, 443)?;
-                let stream = tls_handshake(&host, tcp(&host, port).await?, config).await?;
-                Box::new(ws::connect(stream, url).await?)
-            }
-        })
+    /// The host and port to open a TCP connection to (for WebSocket URLs, from the URL,
+    /// with port 80 or 443 by default).
+    ///
+    /// # Errors
+    /// [`ConnectError::InvalidOptions`] for a WebSocket URL without a valid host or port.
+    pub fn address(&self) -> Result<(String, u16), ConnectError> {
+        match self {
+            Self::Tcp { host, port } | Self::Tls { host, port, .. } => Ok((host.clone(), *port)),
+            Self::Ws { url } => ws_address(url, 80),
+            Self::Wss { url, .. } => ws_address(url, 443),
+        }
     }
-}
 
-/// A byte stream the connection task can own.
-pub(crate) trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
+    /// The TLS configuration and the name the server certificate must be valid for, when
+    /// the transport uses TLS.
+    ///
+    /// # Errors
+    /// [`ConnectError::InvalidOptions`] when the host is not a valid TLS server name.
+    pub fn tls_config(
+        &self,
+    ) -> Result<Option<(Arc<ClientConfig>, ServerName<'static>)>, ConnectError> {
+        let (config, (host, _)) = match self {
+            Self::Tcp { .. } | Self::Ws { .. } => return Ok(None),
+            Self::Tls { config, .. } | Self::Wss { config, .. } => (config, self.address()?),
+        };
+        let name = ServerName::try_from(host.clone()).map_err(|e| {
+            ConnectError::InvalidOptions(format!("{host:?} is not a valid TLS server name: {e}"))
+        })?;
+        Ok(Some((Arc::clone(config), name)))
+    }
 
-impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
-
-async fn tcp(host: &str, port: u16) -> std::io::Result<TcpStream> {
-    let stream = TcpStream::connect((host, port)).await?;
-    // MQTT packets are small and latency matters more than segment count.
-    stream.set_nodelay(true)?;
-    Ok(stream)
-}
-
-async fn tls_handshake(
-    host: &str,
-    stream: TcpStream,
-    config: &Arc<ClientConfig>,
-) -> Result<tokio_rustls::client::TlsStream<TcpStream>, ConnectError> {
-    let name = ServerName::try_from(host.to_owned()).map_err(|e| {
-        ConnectError::InvalidOptions(format!("{host:?} is not a valid TLS server name: {e}"))
-    })?;
-    Ok(TlsConnector::from(Arc::clone(config))
-        .connect(name, stream)
-        .await?)
+    /// The WebSocket URL, for the WebSocket transports.
+    #[must_use]
+    pub fn websocket_url(&self) -> Option<&str> {
+        match self {
+            Self::Ws { url } | Self::Wss { url, .. } => Some(url),
+            Self::Tcp { .. } | Self::Tls { .. } => None,
+        }
+    }
 }
 
 /// Scheme (lower case), host and port of a URL `scheme://[user@]host[:port][/...]`.

@@ -17,8 +17,9 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
+use adapter_common::io::poll_read_buf;
 use adapter_common::server::{CLOSE_FLUSH, MAX_SLICES};
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use futures_lite::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use super::{Budget, Deadline, Incoming, until};
@@ -80,28 +81,6 @@ where
     if let Some(rest) = shared.close(d).await {
         let _ = until(Instant::now() + CLOSE_FLUSH, linger(stream, rest)).await;
     }
-}
-
-/// Reads into the free capacity of `buf` (which the driver reserved), appending.
-///
-/// `futures-io` reads into initialized memory only, so the free capacity is zeroed first; the
-/// driver keeps it small on idle connections (64 bytes after a PINGREQ).
-fn poll_read_buf<R: AsyncRead + Unpin>(
-    rd: &mut R,
-    cx: &mut Context<'_>,
-    buf: &mut BytesMut,
-) -> Poll<io::Result<usize>> {
-    let filled = buf.len();
-    buf.resize(buf.capacity(), 0);
-    let read = buf
-        .get_mut(filled..)
-        .map_or(Poll::Ready(Ok(0)), |free| Pin::new(rd).poll_read(cx, free));
-    let n = match &read {
-        Poll::Ready(Ok(n)) => *n,
-        _ => 0,
-    };
-    buf.truncate(filled + n);
-    read
 }
 
 /// One vectored write of the first chunks waiting (`Some(n)`), or a flush when none are
