@@ -7,6 +7,7 @@
 //! - [`config`]: the broker's configuration file.
 //! - [`tls`] and [`ws`]: the TLS and WebSocket transports both sides share.
 
+pub mod bench;
 pub mod client;
 pub use adapter_common::config;
 pub mod server;

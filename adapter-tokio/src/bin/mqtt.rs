@@ -39,6 +39,9 @@ enum Command {
     /// Subscribe and print messages (like mosquitto_sub).
     #[command(disable_help_flag = true)]
     Sub(SubArgs),
+    /// Load generator: fan-in, fan-out, latency and idle connections against a broker.
+    #[command(disable_help_flag = true)]
+    Bench(adapter_tokio::bench::Args),
 }
 
 /// Connection options shared by every subcommand.
@@ -165,12 +168,25 @@ struct SubArgs {
     timeout: Option<u64>,
 }
 
+/// Runs the load generator and prints its report (one JSON line with `--json`).
+async fn bench(args: adapter_tokio::bench::Args) -> Result<ExitCode> {
+    let json = args.json;
+    let report = adapter_tokio::bench::run(args).await?;
+    if json {
+        println!("{}", report.to_json());
+    } else {
+        print!("{report}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Pub(args) => publish(args).await,
         Command::Sub(args) => subscribe(args).await,
+        Command::Bench(args) => bench(args).await,
     };
     result.unwrap_or_else(|e| {
         eprintln!("Error: {e}");
