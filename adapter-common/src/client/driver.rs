@@ -857,3 +857,6 @@ impl Link {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

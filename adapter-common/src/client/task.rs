@@ -5,7 +5,8 @@
 //! room in the event channel, or the timer), drains the driver, and waits again. Waiting is
 //! one `poll_fn` over the sources in turn (transport, channels, timer) that returns the first
 //! that is ready; it is cancel safe by construction, since a source that is not ready did
-//! nothing. The task never awaits anything the application must do: events go to a bounded
+//! nothing; after [`BUSY_WAKES`] wake-ups in a row that found a source ready it yields once.
+//! The task never awaits anything the application must do: events go to a bounded
 //! channel, and while that is full the driver stops wanting to read.
 
 use std::future::{Future, poll_fn};
@@ -27,6 +28,9 @@ pub(crate) use super::driver::FirstAttempt;
 const MAX_IOV: usize = 64;
 /// How long a closing connection may take to write its last bytes (a DISCONNECT).
 const CLOSE_FLUSH: Duration = Duration::from_secs(2);
+/// Wake-ups in a row that found a source ready, after which the task yields to its
+/// executor: not every runtime has a cooperative budget like tokio's (async-io has none).
+const BUSY_WAKES: u32 = 16;
 
 /// What a runtime adapter supplies to run the client: its clock, a timer, and opening its
 /// transports.
@@ -169,6 +173,7 @@ async fn offline<R: ClientRuntime, T>(
 
 /// Drives one connection over `io` until it closes, then closes `io`.
 async fn online<R: ClientRuntime>(d: &mut ClientDriver, mut io: Box<dyn ClientIo>) -> Next {
+    let mut busy = 0;
     loop {
         let now = R::now();
         d.drain(now);
@@ -184,6 +189,7 @@ async fn online<R: ClientRuntime>(d: &mut ClientDriver, mut io: Box<dyn ClientIo
         }
         let deadline = d.poll_timeout();
         let mut timer = pin!(deadline.map(R::sleep_until));
+        let mut waited = false;
         let wake = poll_fn(|cx| {
             if let Poll::Ready(r) = poll_write_or_flush(d, &mut *io, cx) {
                 return Poll::Ready(Wake::Wrote(r));
@@ -201,9 +207,15 @@ async fn online<R: ClientRuntime>(d: &mut ClientDriver, mut io: Box<dyn ClientIo
             {
                 return Poll::Ready(Wake::Timeout);
             }
+            waited = true;
             Poll::Pending
         })
         .await;
+        busy = if waited { 0 } else { busy + 1 };
+        if busy >= BUSY_WAKES {
+            busy = 0;
+            yield_now().await;
+        }
         let now = R::now();
         match wake {
             Wake::Read(Ok(n)) => d.handle_read(now, n),
@@ -253,6 +265,20 @@ async fn close(d: &mut ClientDriver, io: &mut dyn ClientIo) -> io::Result<()> {
     }
     poll_fn(|cx| io.poll_flush(cx)).await?;
     poll_fn(|cx| io.poll_close(cx)).await
+}
+
+/// Lets the executor run other tasks once.
+async fn yield_now() {
+    let mut yielded = false;
+    poll_fn(|cx| {
+        if yielded {
+            return Poll::Ready(());
+        }
+        yielded = true;
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    })
+    .await;
 }
 
 /// Runs `fut` until `deadline`; `None` if it did not complete by then.
