@@ -175,30 +175,39 @@ impl AcceptLoop {
             };
             let _ = stream.set_nodelay(true);
             let incoming = Accepted::new(&self.shared, &b.listener, addr, self.done.clone());
+            let spawner = Arc::downgrade(&executor);
             executor
-                .spawn(handshake(incoming, b.tls.clone(), stream))
+                .spawn(handshake(incoming, b.tls.clone(), stream, spawner))
                 .detach();
         }
     }
 }
 
-/// The transport handshakes (TLS, WebSocket) of one connection, then the connection.
-async fn handshake(mut incoming: Incoming, tls: Option<TlsAcceptor>, stream: TcpStream) {
+/// The transport handshakes (TLS, WebSocket) of one connection, then the connection in a
+/// task of its own (`spawner`), so that it does not carry the memory of the handshakes: every
+/// handshake future a listener may run is part of the handshake task's size, and an idle
+/// connection keeps only its own state.
+async fn handshake(
+    mut incoming: Incoming,
+    tls: Option<TlsAcceptor>,
+    stream: TcpStream,
+    spawner: Weak<Executor<'static>>,
+) {
     let Some(acceptor) = tls else {
-        return websocket_or_not(incoming, stream).await;
+        return websocket_or_not(incoming, stream, spawner).await;
     };
     let tls = until(incoming.deadline(), acceptor.accept(stream)).await;
     if let Some(tls) = incoming.tls_done(tls, |s| s.get_ref().1) {
-        websocket_or_not(incoming, tls).await;
+        websocket_or_not(incoming, tls, spawner).await;
     }
 }
 
-async fn websocket_or_not<S>(incoming: Incoming, stream: S)
+async fn websocket_or_not<S>(incoming: Incoming, stream: S, spawner: Weak<Executor<'static>>)
 where
-    S: AsyncRead + AsyncWrite + Send + Unpin,
+    S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
 {
     let Some((path, max_frame)) = incoming.websocket() else {
-        return conn::run(stream, incoming).await;
+        return serve(stream, incoming, &spawner);
     };
     let ws = until(
         incoming.deadline(),
@@ -206,7 +215,17 @@ where
     )
     .await;
     if let Some(ws) = incoming.websocket_done(ws) {
-        conn::run(ws, incoming).await;
+        serve(ws, incoming, &spawner);
+    }
+}
+
+fn serve<S>(stream: S, incoming: Incoming, spawner: &Weak<Executor<'static>>)
+where
+    S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
+{
+    // Without the executor the server is gone: the connection is dropped, unserved.
+    if let Some(executor) = spawner.upgrade() {
+        executor.spawn(conn::run(stream, incoming)).detach();
     }
 }
 

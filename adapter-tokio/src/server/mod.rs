@@ -142,16 +142,26 @@ async fn handshake(mut incoming: Incoming, tls: Option<TlsAcceptor>, stream: Tcp
 
 async fn websocket_or_not<S>(incoming: Incoming, stream: S)
 where
-    S: AsyncRead + AsyncWrite + Send + Unpin,
+    S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
 {
     let Some((path, max_frame)) = incoming.websocket() else {
-        return conn::run(stream, incoming).await;
+        return serve(stream, incoming);
     };
     let deadline = Instant::from_std(incoming.deadline());
     let ws = tokio::time::timeout_at(deadline, crate::ws::accept(stream, path, max_frame)).await;
     if let Some(ws) = incoming.websocket_done(ws.ok()) {
-        conn::run(ws, incoming).await;
+        serve(ws, incoming);
     }
+}
+
+/// Runs the connection in a task of its own, so that it does not carry the memory of the
+/// handshakes (every handshake future a listener may run is part of the handshake task's
+/// size; an idle connection keeps only its own state).
+fn serve<S>(stream: S, incoming: Incoming)
+where
+    S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
+{
+    tokio::spawn(conn::run(stream, incoming));
 }
 
 /// Sleeps until `deadline`; forever when there is none.
