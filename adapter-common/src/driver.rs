@@ -117,6 +117,9 @@ pub struct ServerDriver {
     closed: Option<CloseReason>,
     /// What the broker was last told of the in-flight window towards the client.
     window_full: bool,
+    /// Messages to the client dropped here and not yet reported to the broker (for the
+    /// `$SYS` statistics).
+    dropped: u64,
 }
 
 impl ServerDriver {
@@ -149,6 +152,7 @@ impl ServerDriver {
             late: Vec::new(),
             closed: None,
             window_full: false,
+            dropped: 0,
         }
     }
 
@@ -293,6 +297,7 @@ impl ServerDriver {
                     self.counters
                         .qos0_dropped_slow
                         .fetch_add(1, Ordering::Relaxed);
+                    self.dropped += 1;
                     return;
                 }
                 match s.publish(now, message) {
@@ -300,6 +305,7 @@ impl ServerDriver {
                         self.counters
                             .queue_full_dropped
                             .fetch_add(1, Ordering::Relaxed);
+                        self.dropped += 1;
                         tracing::debug!(
                             conn = self.conn.get(),
                             "session queue full: message dropped"
@@ -341,6 +347,10 @@ impl ServerDriver {
                     self.window_full = full;
                     return Some(Step::ToBroker(ToBroker::Window { conn, full }));
                 }
+                if self.dropped > 0 {
+                    let count = std::mem::take(&mut self.dropped);
+                    return Some(Step::ToBroker(ToBroker::Dropped { count }));
+                }
                 return None;
             };
             let msg = match event {
@@ -365,6 +375,7 @@ impl ServerDriver {
                 }
                 ServerEvent::Delivered { .. } => continue,
                 ServerEvent::Dropped { topic, why, .. } => {
+                    self.dropped += 1;
                     tracing::debug!(
                         conn = conn.get(),
                         topic = topic.as_str(),

@@ -65,6 +65,12 @@ pub enum ToBroker {
         /// Whether it is full.
         full: bool,
     },
+    /// Messages to a client were dropped by its connection (slow subscriber, full session
+    /// queue, expired or too large), for the statistics.
+    Dropped {
+        /// How many.
+        count: u64,
+    },
     /// The connection closed and reads its mailbox no more; `state` is its session state.
     Closed {
         /// The connection.
@@ -195,6 +201,7 @@ impl Hub {
                 broker.handle_unsubscribe(now, conn, unsubscribe);
             }
             ToBroker::Window { conn, full } => broker.handle_window(now, conn, full),
+            ToBroker::Dropped { count } => broker.count_dropped(count),
             ToBroker::Closed {
                 conn,
                 reason,

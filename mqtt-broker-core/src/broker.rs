@@ -496,6 +496,13 @@ impl Broker {
         }
     }
 
+    /// Counts messages the embedder dropped on their way to a client (a connection's full
+    /// session queue, a slow subscriber's QoS 0 messages): they appear in the statistics
+    /// (`$SYS/broker/messages/dropped`) with the broker's own drops.
+    pub fn count_dropped(&mut self, count: u64) {
+        self.stats.messages_dropped = self.stats.messages_dropped.saturating_add(count);
+    }
+
     /// Starts a graceful shutdown: no new connections are accepted, and every connection
     /// is told to close with 0x8B Server shutting down (a 5.0 DISCONNECT). Wills follow
     /// the usual rules as each connection closes [MQTT-3.1.2-8]; once the last one has,

@@ -551,3 +551,41 @@ fn garbage_never_takes_the_broker_down() {
         "a broker task panicked (seed {seed})"
     );
 }
+
+/// A subscriber that stops acknowledging fills its in-flight window, then its session queue;
+/// what its connection drops beyond the queue bound is counted in
+/// `$SYS/broker/messages/dropped`, not lost silently.
+#[tokio::test]
+async fn messages_dropped_for_a_stuck_subscriber_are_counted_in_sys() {
+    within(30, async {
+        let mut config = support::config(&[ListenerKind::Tcp]);
+        config.limits.max_queued_messages = 5;
+        config.limits.sys_interval = 1;
+        config.connection.max_inflight = 2;
+        let broker = TestBroker::start(config).await;
+        let addr = broker.tcp_addr();
+        // Subscribes at QoS 1, then never acknowledges nor reads.
+        let mut stuck = Raw::connect(addr, V311, "stuck").await;
+        stuck.subscribe("load/#", QoS::AtLeastOnce).await;
+        let mut watcher = Raw::connect(addr, V311, "watcher").await;
+        watcher
+            .subscribe("$SYS/broker/messages/dropped", QoS::AtMostOnce)
+            .await;
+        let mut publisher = Raw::connect(addr, V311, "load").await;
+        for i in 0..20u32 {
+            publisher.publish_qos1("load/x", &i.to_be_bytes()).await;
+        }
+        // 2 in flight, 5 queued: 13 dropped (the statistics may come in several steps).
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut dropped = 0;
+        while dropped < 13 && Instant::now() < deadline {
+            let (topic, p) = watcher.expect_publish().await;
+            assert_eq!(topic, "$SYS/broker/messages/dropped");
+            dropped = String::from_utf8_lossy(&p.payload).parse().unwrap();
+        }
+        assert_eq!(dropped, 13);
+        drop(stuck);
+        broker.stop().await;
+    })
+    .await;
+}
