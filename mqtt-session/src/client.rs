@@ -344,7 +344,7 @@ impl ClientConnection {
         self.flows.sent = 0;
         let state = &mut self.flows.state;
         state.incoming_qos2.clear();
-        for entry in state.inflight.drain(..) {
+        for entry in state.inflight.drain() {
             if let Inflight::Publish { id, publish } = entry
                 && let Some(topic) = publish.topic
             {

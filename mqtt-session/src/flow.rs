@@ -285,8 +285,8 @@ impl Flows {
         tx: &mut TxQueue,
         p: PubAck,
     ) -> Result<(), Violation> {
-        let found = self.state.inflight.iter().position(|e| {
-            matches!(e, Inflight::Publish { publish, .. } if publish.qos_pid == QoSPid::AtLeastOnce(p.packet_id))
+        let found = self.state.inflight.position_of(p.packet_id).filter(|&pos| {
+            matches!(self.state.inflight.get(pos), Some(Inflight::Publish { publish, .. }) if publish.qos_pid == QoSPid::AtLeastOnce(p.packet_id))
         });
         if let Some(entry) = found.and_then(|pos| self.remove_inflight(pos)) {
             self.events.push_back(FlowEvent::Delivered {
@@ -306,10 +306,17 @@ impl Flows {
         p: PubRec,
     ) -> Result<(), Violation> {
         let id = p.packet_id;
-        let pos = self.state.inflight.iter().position(|e| match e {
-            Inflight::Publish { publish, .. } => publish.qos_pid == QoSPid::ExactlyOnce(id),
-            Inflight::Release { packet_id, .. } => *packet_id == id,
-        });
+        let pos =
+            self.state
+                .inflight
+                .position_of(id)
+                .filter(|&pos| match self.state.inflight.get(pos) {
+                    Some(Inflight::Publish { publish, .. }) => {
+                        publish.qos_pid == QoSPid::ExactlyOnce(id)
+                    }
+                    Some(Inflight::Release { packet_id, .. }) => *packet_id == id,
+                    None => false,
+                });
         let mut rel = PubRel::new(id);
         match pos.and_then(|pos| self.state.inflight.get_mut(pos).map(|e| (pos, e))) {
             Some((pos, Inflight::Publish { id: message, .. })) if p.reason_code.is_error() => {
@@ -344,9 +351,9 @@ impl Flows {
         tx: &mut TxQueue,
         p: PubComp,
     ) -> Result<(), Violation> {
-        let found = self.state.inflight.iter().position(
-            |e| matches!(e, Inflight::Release { packet_id, .. } if *packet_id == p.packet_id),
-        );
+        let found = self.state.inflight.position_of(p.packet_id).filter(|&pos| {
+            matches!(self.state.inflight.get(pos), Some(Inflight::Release { packet_id, .. }) if *packet_id == p.packet_id)
+        });
         if let Some(entry) = found.and_then(|pos| self.remove_inflight(pos)) {
             self.events.push_back(FlowEvent::Delivered {
                 id: entry.message_id(),

@@ -103,7 +103,7 @@ impl Inflight {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SessionState {
     /// Outgoing publications in flight, in the order they were first sent.
-    pub(crate) inflight: VecDeque<Inflight>,
+    pub(crate) inflight: Inflights,
     /// Outgoing messages not yet sent (waiting for room in the peer's receive maximum).
     pub(crate) queue: VecDeque<Queued>,
     /// Incoming QoS 2 packet identifiers delivered to the application and not yet released
@@ -118,7 +118,7 @@ pub struct SessionState {
 impl Default for SessionState {
     fn default() -> Self {
         Self {
-            inflight: VecDeque::new(),
+            inflight: Inflights::default(),
             queue: VecDeque::new(),
             incoming_qos2: Vec::new(),
             next_packet_id: PacketId::MIN,
@@ -214,13 +214,80 @@ impl SessionState {
         let mut id = self.next_packet_id;
         // Each probe skips one used identifier, so this ends within `used + 1` probes.
         loop {
-            let used = self.inflight.iter().any(|e| e.packet_id() == Some(id))
-                || other_in_use.contains(&id);
+            let used = self.inflight.contains_id(id) || other_in_use.contains(&id);
             if !used {
                 self.next_packet_id = id.next();
                 return Some(id);
             }
             id = id.next();
         }
+    }
+}
+
+/// The publications in flight, in the order they were first sent, with their packet
+/// identifiers kept apart in a compact list: finding an identifier (for each
+/// acknowledgement, and for each new identifier) scans two bytes per entry instead of whole
+/// publications.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Inflights {
+    entries: VecDeque<Inflight>,
+    /// `entries[i].packet_id()`, for every `i`.
+    ids: VecDeque<Option<PacketId>>,
+}
+
+impl Inflights {
+    pub(crate) fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    pub(crate) fn iter(&self) -> std::collections::vec_deque::Iter<'_, Inflight> {
+        self.entries.iter()
+    }
+
+    pub(crate) fn push_back(&mut self, entry: Inflight) {
+        self.ids.push_back(entry.packet_id());
+        self.entries.push_back(entry);
+    }
+
+    pub(crate) fn remove(&mut self, pos: usize) -> Option<Inflight> {
+        self.ids.remove(pos);
+        self.entries.remove(pos)
+    }
+
+    pub(crate) fn get(&self, pos: usize) -> Option<&Inflight> {
+        self.entries.get(pos)
+    }
+
+    /// The entry at `pos`, to change in place. Its packet identifier must stay the same
+    /// (a PUBLISH becoming its PUBREL keeps it).
+    pub(crate) fn get_mut(&mut self, pos: usize) -> Option<&mut Inflight> {
+        self.entries.get_mut(pos)
+    }
+
+    pub(crate) fn drain(&mut self) -> impl Iterator<Item = Inflight> + '_ {
+        self.ids.clear();
+        self.entries.drain(..)
+    }
+
+    /// Where the entry with packet identifier `id` is.
+    pub(crate) fn position_of(&self, id: PacketId) -> Option<usize> {
+        self.ids.iter().position(|&i| i == Some(id))
+    }
+
+    pub(crate) fn contains_id(&self, id: PacketId) -> bool {
+        self.ids.contains(&Some(id))
+    }
+}
+
+impl<'a> IntoIterator for &'a Inflights {
+    type Item = &'a Inflight;
+    type IntoIter = std::collections::vec_deque::Iter<'a, Inflight>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.entries.iter()
     }
 }
