@@ -35,8 +35,10 @@ log() { printf '%s\n' "$*" >&2; }
 # --- binaries -------------------------------------------------------------------------
 if [[ -z ${MQTTD-} || -z ${BENCH-} ]]; then
     log "building mqttd and mqtt (release)..."
-    (cd "$ROOT" && cargo build --release -q -p adapter-tokio --bin mqttd --bin mqtt)
+    (cd "$ROOT" && cargo build --release -q -p adapter-tokio --bin mqttd --bin mqtt &&
+        cargo build --release -q -p adapter-smol --bin mqttd-smol)
     MQTTD=${MQTTD:-$ROOT/target/release/mqttd}
+    MQTTD_SMOL=${MQTTD_SMOL:-$ROOT/target/release/mqttd-smol}
     BENCH=${BENCH:-$ROOT/target/release/mqtt}
 fi
 if ! command -v mosquitto >/dev/null; then
@@ -111,6 +113,7 @@ start_broker() { # NAME PINNED
     [[ $2 == 1 ]] && pin=(taskset -c 0)
     case $1 in
         ours) "${pin[@]}" "$MQTTD" -c "$OUT/mqttd.toml" >>"$OUT/mqttd.log" 2>&1 & ;;
+        smol) "${pin[@]}" "$MQTTD_SMOL" -c "$OUT/mqttd.toml" >>"$OUT/mqttd-smol.log" 2>&1 & ;;
         mosquitto) "${pin[@]}" "$MOSQUITTO" -c "$OUT/mosquitto.conf" >>"$OUT/mosquitto.out" 2>&1 & ;;
     esac
     BROKER_PID=$!
@@ -149,6 +152,7 @@ scenario_args() { # NAME
 }
 
 BROKERS=(ours)
+[[ -x ${MQTTD_SMOL-} ]] && BROKERS+=(smol)
 [[ -x $MOSQUITTO ]] && BROKERS+=(mosquitto)
 
 run_one() { # SCENARIO BROKER PINNED ROUND

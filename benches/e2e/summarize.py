@@ -74,12 +74,12 @@ def main(path):
     for p in passes:
         title = "pinned: broker on CPU 0, generator on CPU 1" if p else "unpinned"
         out.append(f"### {title}\n")
-        out.append("| scenario | unit | ours | mosquitto | ours/mosquitto | runs | ours, per broker CPU s | mosquitto, per broker CPU s | ratio per CPU s |")
-        out.append("|---|---|---:|---:|---:|---:|---:|---:|---:|")
+        out.append("| scenario | unit | ours | smol | mosquitto | ours/mosquitto | smol/mosquitto | runs | ours, per broker CPU s | smol, per broker CPU s | mosquitto, per broker CPU s | ratio per CPU s |")
+        out.append("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
         notes = []
         for s, (label, unit, get, higher) in METRICS.items():
             sel = {b: [r for r in runs if r["pinned"] == p and r["scenario"] == s and r["broker"] == b]
-                   for b in ("ours", "mosquitto")}
+                   for b in ("ours", "smol", "mosquitto")}
             if not any(sel.values()):
                 continue
             med = {b: median(value(r, get) for r in rs) for b, rs in sel.items()}
@@ -87,10 +87,11 @@ def main(path):
                        for b, rs in sel.items()}
             ratio = med["ours"] / med["mosquitto"] if med["ours"] and med["mosquitto"] else None
             cpu_ratio = per_cpu["ours"] / per_cpu["mosquitto"] if per_cpu["ours"] and per_cpu["mosquitto"] else None
-            n = "/".join(str(len(sel[b])) for b in ("ours", "mosquitto"))
-            out.append(f"| {label} | {unit} | {fmt(med['ours'])} | {fmt(med['mosquitto'])} | "
-                       f"{fmt(ratio)}{'' if higher else ' (lower is better)' if ratio else ''} | {n} | "
-                       f"{fmt(per_cpu['ours'])} | {fmt(per_cpu['mosquitto'])} | {fmt(cpu_ratio)} |")
+            smol_ratio = med["smol"] / med["mosquitto"] if med["smol"] and med["mosquitto"] else None
+            n = "/".join(str(len(sel[b])) for b in ("ours", "smol", "mosquitto"))
+            out.append(f"| {label} | {unit} | {fmt(med['ours'])} | {fmt(med['smol'])} | {fmt(med['mosquitto'])} | "
+                       f"{fmt(ratio)}{'' if higher else ' (lower is better)' if ratio else ''} | {fmt(smol_ratio)} | {n} | "
+                       f"{fmt(per_cpu['ours'])} | {fmt(per_cpu['smol'])} | {fmt(per_cpu['mosquitto'])} | {fmt(cpu_ratio)} |")
             for b, rs in sel.items():
                 cores = median(value(r, lambda x: x["broker_cpu"]["cores_used"]) for r in rs)
                 gen = median(value(r, lambda x: x["generator"]["utilization"]) for r in rs)
