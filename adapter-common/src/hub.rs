@@ -248,7 +248,7 @@ impl Hub {
     /// some, once.
     pub fn dispatch(&mut self) {
         while let Some(out) = self.broker.poll_output() {
-            if let Some(mailbox) = self.mailboxes.get(&target(&out))
+            if let Some(mailbox) = self.mailboxes.get(&out.conn())
                 && mailbox.push(out)
             {
                 self.wake.push(Arc::clone(mailbox));
@@ -257,17 +257,5 @@ impl Hub {
         for mailbox in self.wake.drain(..) {
             mailbox.wake();
         }
-    }
-}
-
-fn target(out: &Output) -> ConnId {
-    match out {
-        Output::Accept { conn, .. }
-        | Output::Refuse { conn, .. }
-        | Output::Deliver { conn, .. }
-        | Output::Ack { conn, .. }
-        | Output::SubAck { conn, .. }
-        | Output::UnsubAck { conn, .. }
-        | Output::Disconnect { conn, .. } => *conn,
     }
 }
