@@ -63,7 +63,7 @@ impl Peer {
         };
         self.send(ConnAck::new(session_present, ReasonCode::Success))
             .await;
-        connect
+        *connect
     }
 }
 

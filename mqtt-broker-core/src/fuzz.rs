@@ -65,7 +65,7 @@ impl Store {
                 PersistKind::PutSession(r) => {
                     r.encode(&mut buf).unwrap();
                     let bytes = buf.freeze();
-                    assert_eq!(SessionRecord::decode(bytes.clone()).unwrap(), r);
+                    assert_eq!(SessionRecord::decode(bytes.clone()).unwrap(), *r);
                     self.sessions.insert(r.client_id.as_str().to_owned(), bytes);
                 }
                 PersistKind::DeleteSession { client_id } => {

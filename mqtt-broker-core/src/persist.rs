@@ -39,7 +39,7 @@ pub struct PersistOp {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PersistKind {
     /// Store the session, replacing any record of its client identifier.
-    PutSession(SessionRecord),
+    PutSession(Box<SessionRecord>),
     /// Delete the session record of this client identifier, if there is one.
     DeleteSession {
         /// The key.
@@ -368,7 +368,7 @@ impl Broker {
                 continue;
             }
             s.stored = true;
-            return Some(PersistKind::PutSession(session_record(s, now)));
+            return Some(PersistKind::PutSession(Box::new(session_record(s, now))));
         }
         let topic = self.persist.retained.pop_first()?;
         Some(match self.retained.get(&topic) {

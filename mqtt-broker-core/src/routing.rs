@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use mqtt_proto::{
-    MqttString, Publish, PublishProperties, QoS, ReasonCode, RetainHandling, SubAck, Subscribe,
-    SubscriptionId, TopicFilter, TopicName, UnsubAck, Unsubscribe, Will, WillProperties,
+    MqttString, OptBox, Publish, PublishProperties, QoS, ReasonCode, RetainHandling, SubAck,
+    Subscribe, SubscriptionId, TopicFilter, TopicName, UnsubAck, Unsubscribe, Will, WillProperties,
 };
 use mqtt_session::OutgoingMessage;
 
@@ -28,7 +28,7 @@ pub struct StoredMessage {
     /// QoS it was published with.
     pub qos: QoS,
     /// Properties (5.0), without topic alias and subscription identifiers.
-    pub properties: PublishProperties,
+    pub properties: OptBox<PublishProperties>,
     /// Payload.
     pub payload: Bytes,
     /// When its message expiry interval ends.
@@ -41,7 +41,7 @@ impl StoredMessage {
     }
 
     /// The properties to send at `now`: the expiry interval becomes the time left.
-    fn properties_at(&self, now: Instant) -> PublishProperties {
+    fn properties_at(&self, now: Instant) -> OptBox<PublishProperties> {
         let mut p = self.properties.clone();
         if let Some(at) = self.expires_at {
             let left = at.saturating_duration_since(now);
@@ -53,8 +53,8 @@ impl StoredMessage {
 }
 
 /// The PUBLISH properties of a will message: its will properties but the delay.
-pub(crate) fn will_properties(w: WillProperties) -> PublishProperties {
-    PublishProperties {
+pub(crate) fn will_properties(w: WillProperties) -> OptBox<PublishProperties> {
+    OptBox::from(PublishProperties {
         payload_format_indicator: w.payload_format_indicator,
         message_expiry_interval: w.message_expiry_interval,
         content_type: w.content_type,
@@ -62,7 +62,7 @@ pub(crate) fn will_properties(w: WillProperties) -> PublishProperties {
         correlation_data: w.correlation_data,
         user_properties: w.user_properties,
         ..PublishProperties::default()
-    }
+    })
 }
 
 /// A message on its way through [`Broker::route`].
@@ -70,7 +70,7 @@ pub(crate) struct Routed<'a> {
     pub(crate) topic: &'a TopicName,
     pub(crate) qos: QoS,
     pub(crate) retain: bool,
-    pub(crate) properties: PublishProperties,
+    pub(crate) properties: OptBox<PublishProperties>,
     pub(crate) payload: Bytes,
 }
 
@@ -133,8 +133,10 @@ impl Broker {
             ReasonCode::NotAuthorized
         } else {
             let mut properties = publish.properties;
-            properties.topic_alias = None;
-            properties.subscription_identifiers.clear();
+            if let Some(p) = OptBox::get_mut(&mut properties) {
+                p.topic_alias = None;
+                p.subscription_identifiers.clear();
+            }
             let msg = Routed {
                 topic: &topic,
                 qos,
@@ -226,7 +228,9 @@ impl Broker {
         for (key, target) in targets {
             let Some(granted) = target.qos else { continue };
             let mut props = properties.clone();
-            props.subscription_identifiers = target.ids;
+            if !target.ids.is_empty() {
+                props.subscription_identifiers = target.ids;
+            }
             let message = OutgoingMessage {
                 topic: topic.clone(),
                 // [MQTT-3.8.4-8] (5.0) / [MQTT-3.8.4-6]: delivered at the lower of the
@@ -283,7 +287,7 @@ impl Broker {
             return;
         };
         if !session.version.is_v5() {
-            message.properties = PublishProperties::default();
+            message.properties = OptBox::none();
         }
         let bytes = message.payload.len() as u64;
         match (session.conn, session.state.as_mut()) {
@@ -391,7 +395,9 @@ impl Broker {
         });
         for (m, granted) in retained {
             let mut properties = m.properties_at(now);
-            properties.subscription_identifiers = sub_id.into_iter().collect();
+            if let Some(id) = sub_id {
+                properties.subscription_identifiers = vec![id];
+            }
             let message = OutgoingMessage {
                 topic: m.topic.clone(),
                 qos: m.qos.min(granted),
@@ -483,7 +489,7 @@ impl Broker {
                     topic: &topic,
                     qos: QoS::AtMostOnce,
                     retain: true,
-                    properties: PublishProperties::default(),
+                    properties: OptBox::none(),
                     payload: Bytes::from(value),
                 };
                 self.route(now, None, msg);

@@ -48,8 +48,14 @@ pub const fn var_int_len(v: u32) -> usize {
 
 /// A received packet body, read field by field. Every read checks the bytes that are
 /// left, so no peer-controlled length can make it panic or over-allocate.
+///
+/// Reads stop at a limit: the end of the body, or while a property list is read
+/// ([`Reader::with_limit`]) the end of that list. Limiting does not split the buffer, so a
+/// property list costs no reference count update.
 pub(crate) struct Reader {
     buf: Bytes,
+    /// How many bytes at the front of `buf` may be read; never more than `buf.len()`.
+    limit: usize,
     pub(crate) version: ProtocolVersion,
     pub(crate) strict_strings: bool,
 }
@@ -57,88 +63,141 @@ pub(crate) struct Reader {
 impl Reader {
     pub(crate) fn new(buf: Bytes, version: ProtocolVersion, strict_strings: bool) -> Self {
         Self {
+            limit: buf.len(),
             buf,
             version,
             strict_strings,
         }
     }
 
+    /// Bytes left before the limit.
     pub(crate) fn remaining(&self) -> usize {
-        self.buf.len()
+        self.limit
     }
 
     pub(crate) fn is_empty(&self) -> bool {
-        self.buf.is_empty()
+        self.limit == 0
     }
 
+    /// The bytes left before the limit.
+    #[inline]
+    fn available(&self) -> &[u8] {
+        self.buf.get(..self.limit).unwrap_or_default()
+    }
+
+    /// Consumes `n` bytes that [`Reader::available`] holds.
+    #[inline]
+    fn consume(&mut self, n: usize) {
+        let n = n.min(self.limit);
+        self.buf.advance(n);
+        self.limit -= n;
+    }
+
+    #[inline]
+    fn array<const N: usize>(&mut self) -> Result<[u8; N], DecodeError> {
+        let a = *self
+            .available()
+            .first_chunk::<N>()
+            .ok_or(DecodeError::UnexpectedEnd)?;
+        self.consume(N);
+        Ok(a)
+    }
+
+    #[inline]
     pub(crate) fn u8(&mut self) -> Result<u8, DecodeError> {
-        self.buf
-            .try_get_u8()
-            .map_err(|_| DecodeError::UnexpectedEnd)
+        let [b] = self.array::<1>()?;
+        Ok(b)
     }
 
+    #[inline]
     pub(crate) fn u16(&mut self) -> Result<u16, DecodeError> {
-        self.buf
-            .try_get_u16()
-            .map_err(|_| DecodeError::UnexpectedEnd)
+        Ok(u16::from_be_bytes(self.array()?))
     }
 
+    #[inline]
     pub(crate) fn u32(&mut self) -> Result<u32, DecodeError> {
-        self.buf
-            .try_get_u32()
-            .map_err(|_| DecodeError::UnexpectedEnd)
+        Ok(u32::from_be_bytes(self.array()?))
     }
 
+    #[inline]
     pub(crate) fn var_int(&mut self) -> Result<u32, DecodeError> {
-        match decode_var_int(&self.buf, self.version.is_v5())? {
+        match decode_var_int(self.available(), self.version.is_v5())? {
             Some((v, n)) => {
-                self.buf.advance(n);
+                self.consume(n);
                 Ok(v)
             }
             None => Err(DecodeError::UnexpectedEnd),
         }
     }
 
+    #[inline]
     pub(crate) fn packet_id(&mut self) -> Result<PacketId, DecodeError> {
         PacketId::new(self.u16()?).ok_or(DecodeError::ZeroPacketId)
     }
 
     /// The next `n` bytes, shared with the packet buffer.
+    #[inline]
     pub(crate) fn take(&mut self, n: usize) -> Result<Bytes, DecodeError> {
-        if n > self.buf.len() {
+        if n > self.limit {
             return Err(DecodeError::UnexpectedEnd);
         }
+        self.limit -= n;
         Ok(self.buf.split_to(n))
     }
 
-    /// A sub-reader over the next `n` bytes (for a property list).
-    pub(crate) fn sub(&mut self, n: usize) -> Result<Self, DecodeError> {
-        Ok(Self::new(self.take(n)?, self.version, self.strict_strings))
+    /// Runs `read` with the limit set `n` bytes ahead (a property list of `n` bytes), then
+    /// restores the outer limit after those `n` bytes.
+    #[inline]
+    pub(crate) fn with_limit<T>(
+        &mut self,
+        n: usize,
+        read: impl FnOnce(&mut Self) -> Result<T, DecodeError>,
+    ) -> Result<T, DecodeError> {
+        if n > self.limit {
+            return Err(DecodeError::UnexpectedEnd);
+        }
+        let outer = self.limit - n;
+        self.limit = n;
+        let value = read(self)?;
+        // Whatever the inner read left of its `n` bytes is not read by the outer one.
+        self.consume(self.limit);
+        self.limit = outer;
+        Ok(value)
     }
 
     /// Binary data: a two-byte length and that many bytes.
+    #[inline]
     pub(crate) fn binary(&mut self) -> Result<Bytes, DecodeError> {
         let n = self.u16()?;
         self.take(usize::from(n))
     }
 
     /// A UTF-8 encoded string: a two-byte length and that many bytes.
+    #[inline]
     pub(crate) fn string(&mut self) -> Result<MqttString, DecodeError> {
         let bytes = self.binary()?;
         Ok(MqttString::from_bytes(bytes, self.strict_strings)?)
     }
 
-    /// Everything that is left (a payload).
+    /// Everything that is left before the limit (a payload).
+    #[inline]
     pub(crate) fn rest(&mut self) -> Bytes {
-        core::mem::take(&mut self.buf)
+        if self.limit == self.buf.len() {
+            self.limit = 0;
+            core::mem::take(&mut self.buf)
+        } else {
+            let n = self.limit;
+            self.limit = 0;
+            self.buf.split_to(n)
+        }
     }
 
     /// Ends a packet that has no payload: anything left over is malformed.
     pub(crate) fn finish(&self) -> Result<(), DecodeError> {
-        if self.buf.is_empty() {
+        if self.limit == 0 {
             Ok(())
         } else {
-            Err(DecodeError::TrailingBytes(self.buf.len()))
+            Err(DecodeError::TrailingBytes(self.limit))
         }
     }
 }

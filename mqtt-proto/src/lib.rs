@@ -63,6 +63,7 @@ mod decoder;
 mod error;
 #[doc(hidden)]
 pub mod fuzz;
+mod optbox;
 mod packet;
 mod property;
 mod qos;
@@ -74,6 +75,7 @@ mod version;
 pub use codec::{MAX_VAR_INT, decode_var_int, var_int_len};
 pub use decoder::{DecodeOptions, FixedHeader, decode, decode_exact};
 pub use error::{DecodeError, EncodeError};
+pub use optbox::{EmptySet, OptBox};
 pub use packet::{
     Auth, ConnAck, Connect, Disconnect, Packet, PacketType, PubAck, PubComp, PubRec, PubRel,
     Publish, QoSPid, RetainHandling, SubAck, Subscribe, SubscriptionOptions, UnsubAck, Unsubscribe,

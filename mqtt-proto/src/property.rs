@@ -10,6 +10,7 @@ use core::num::{NonZeroU16, NonZeroU32};
 use bytes::Bytes;
 
 use crate::codec::{Counter, Reader, Sink};
+use crate::optbox::{EmptySet, OptBox};
 use crate::{DecodeError, EncodeError, MqttString, QoS, TopicName};
 
 macro_rules! property_ids {
@@ -125,6 +126,8 @@ pub type UserProperty = (MqttString, MqttString);
 pub(crate) trait PropField {
     /// Whether the property may appear more than once in one list.
     const REPEATABLE: bool = false;
+    /// The field's value when the property is absent.
+    const UNSET: Self;
     fn read(&mut self, id: PropertyId, r: &mut Reader) -> Result<(), DecodeError>;
     fn write<S: Sink>(&self, id: PropertyId, s: &mut S) -> Result<(), EncodeError>;
     fn is_unset(&self) -> bool;
@@ -138,6 +141,7 @@ fn put_id<S: Sink>(s: &mut S, id: PropertyId) {
 
 /// Byte properties that are booleans: any value but 0 or 1 is a Protocol Error.
 impl PropField for Option<bool> {
+    const UNSET: Self = None;
     fn read(&mut self, id: PropertyId, r: &mut Reader) -> Result<(), DecodeError> {
         *self = Some(match r.u8()? {
             0 => false,
@@ -161,6 +165,7 @@ impl PropField for Option<bool> {
 
 /// Maximum QoS: 0 or 1; 2 is expressed by leaving the property out [MQTT-3.2.2-9].
 impl PropField for Option<QoS> {
+    const UNSET: Self = None;
     fn read(&mut self, id: PropertyId, r: &mut Reader) -> Result<(), DecodeError> {
         *self = Some(match r.u8()? {
             0 => QoS::AtMostOnce,
@@ -187,6 +192,7 @@ impl PropField for Option<QoS> {
 }
 
 impl PropField for Option<u16> {
+    const UNSET: Self = None;
     fn read(&mut self, _: PropertyId, r: &mut Reader) -> Result<(), DecodeError> {
         *self = Some(r.u16()?);
         Ok(())
@@ -206,6 +212,7 @@ impl PropField for Option<u16> {
 
 /// Receive Maximum and Topic Alias may not be 0.
 impl PropField for Option<NonZeroU16> {
+    const UNSET: Self = None;
     fn read(&mut self, id: PropertyId, r: &mut Reader) -> Result<(), DecodeError> {
         let v = NonZeroU16::new(r.u16()?).ok_or(match id {
             PropertyId::TopicAlias => DecodeError::TopicAliasZero,
@@ -228,6 +235,7 @@ impl PropField for Option<NonZeroU16> {
 }
 
 impl PropField for Option<u32> {
+    const UNSET: Self = None;
     fn read(&mut self, _: PropertyId, r: &mut Reader) -> Result<(), DecodeError> {
         *self = Some(r.u32()?);
         Ok(())
@@ -247,6 +255,7 @@ impl PropField for Option<u32> {
 
 /// Maximum Packet Size may not be 0.
 impl PropField for Option<NonZeroU32> {
+    const UNSET: Self = None;
     fn read(&mut self, id: PropertyId, r: &mut Reader) -> Result<(), DecodeError> {
         *self = Some(NonZeroU32::new(r.u32()?).ok_or(DecodeError::InvalidPropertyValue(id))?);
         Ok(())
@@ -265,6 +274,7 @@ impl PropField for Option<NonZeroU32> {
 }
 
 impl PropField for Option<MqttString> {
+    const UNSET: Self = None;
     fn read(&mut self, _: PropertyId, r: &mut Reader) -> Result<(), DecodeError> {
         *self = Some(r.string()?);
         Ok(())
@@ -284,6 +294,7 @@ impl PropField for Option<MqttString> {
 
 /// Response Topic is a Topic Name: no wildcards [MQTT-3.3.2-14].
 impl PropField for Option<TopicName> {
+    const UNSET: Self = None;
     fn read(&mut self, _: PropertyId, r: &mut Reader) -> Result<(), DecodeError> {
         let s = r.string()?;
         *self = Some(TopicName::new(s).map_err(DecodeError::InvalidTopicName)?);
@@ -303,6 +314,7 @@ impl PropField for Option<TopicName> {
 }
 
 impl PropField for Option<Bytes> {
+    const UNSET: Self = None;
     fn read(&mut self, _: PropertyId, r: &mut Reader) -> Result<(), DecodeError> {
         *self = Some(r.binary()?);
         Ok(())
@@ -326,6 +338,7 @@ fn read_subscription_id(id: PropertyId, r: &mut Reader) -> Result<SubscriptionId
 
 /// A Subscription Identifier in SUBSCRIBE: at most one (MQTT 5.0 section 3.8.2.1.2).
 impl PropField for Option<SubscriptionId> {
+    const UNSET: Self = None;
     fn read(&mut self, id: PropertyId, r: &mut Reader) -> Result<(), DecodeError> {
         *self = Some(read_subscription_id(id, r)?);
         Ok(())
@@ -345,6 +358,7 @@ impl PropField for Option<SubscriptionId> {
 
 /// Subscription Identifiers in PUBLISH: one per matching subscription [MQTT-3.3.4-3].
 impl PropField for Vec<SubscriptionId> {
+    const UNSET: Self = Self::new();
     const REPEATABLE: bool = true;
     fn read(&mut self, id: PropertyId, r: &mut Reader) -> Result<(), DecodeError> {
         self.push(read_subscription_id(id, r)?);
@@ -365,6 +379,7 @@ impl PropField for Vec<SubscriptionId> {
 
 /// User Properties may repeat, and keep their order [MQTT-3.1.3-10] [MQTT-3.3.2-18].
 impl PropField for Vec<UserProperty> {
+    const UNSET: Self = Self::new();
     const REPEATABLE: bool = true;
     fn read(&mut self, _: PropertyId, r: &mut Reader) -> Result<(), DecodeError> {
         let k = r.string()?;
@@ -386,11 +401,10 @@ impl PropField for Vec<UserProperty> {
     }
 }
 
-/// Reads the property length and returns a reader bounded to exactly the property list.
-fn list(r: &mut Reader) -> Result<Reader, DecodeError> {
-    let len = r.var_int()?;
-    // A length beyond the packet is caught by `sub` before anything is read.
-    r.sub(len as usize)
+/// Reads the property length; a length beyond the packet is caught by
+/// [`Reader::with_limit`] before anything is read.
+fn list_len(r: &mut Reader) -> Result<usize, DecodeError> {
+    Ok(r.var_int()? as usize)
 }
 
 fn read_id(r: &mut Reader) -> Result<PropertyId, DecodeError> {
@@ -453,19 +467,47 @@ macro_rules! properties {
                 true $( && PropField::is_unset(&self.$field) )*
             }
 
+            #[allow(dead_code, reason = "each packet reads its list boxed or inline")]
             pub(crate) fn read(r: &mut Reader) -> Result<Self, DecodeError> {
                 let mut this = Self::default();
-                let mut p = list(r)?;
+                let len = list_len(r)?;
+                r.with_limit(len, |p| this.read_fields(p))?;
+                Ok(this)
+            }
+
+            /// Reads a property list, boxing it only when it is not empty.
+            #[allow(dead_code, reason = "each packet reads its list boxed or inline")]
+            pub(crate) fn read_boxed(r: &mut Reader) -> Result<OptBox<Self>, DecodeError> {
+                let len = list_len(r)?;
+                if len == 0 {
+                    return Ok(OptBox::none());
+                }
+                let mut this = Box::<Self>::default();
+                r.with_limit(len, |p| this.read_fields(p))?;
+                Ok(OptBox::from_box(this))
+            }
+
+            fn read_fields(&mut self, p: &mut Reader) -> Result<(), DecodeError> {
                 let mut seen = 0u64;
                 while !p.is_empty() {
-                    let id = read_id(&mut p)?;
+                    let id = read_id(p)?;
                     match id {
-                        $( PropertyId::$id => read_field(&mut this.$field, id, &mut p, &mut seen)?, )*
+                        $( PropertyId::$id => read_field(&mut self.$field, id, p, &mut seen)?, )*
                         #[allow(unreachable_patterns)]
                         _ => return Err(DecodeError::PropertyNotAllowed { id, context: $context }),
                     }
                 }
-                Ok(this)
+                Ok(())
+            }
+        }
+
+        impl EmptySet for $name {
+            fn empty() -> &'static Self {
+                static EMPTY: $name = $name { $( $field: <$ty as PropField>::UNSET, )* };
+                &EMPTY
+            }
+            fn is_empty_set(&self) -> bool {
+                self.is_empty()
             }
         }
 

@@ -65,9 +65,16 @@ impl MqttString {
         if bytes.len() > Self::MAX_LEN {
             return Err(StringError::TooLong(bytes.len()));
         }
-        if bytes.contains(&0) {
+        if find_special(&bytes).nul {
             return Err(StringError::NullCharacter);
         }
+        Self::from_bytes_without_nul(bytes, strict)
+    }
+
+    /// [`MqttString::from_bytes`] for bytes of at most [`MqttString::MAX_LEN`] that are
+    /// known to hold no zero byte: the UTF-8 (and, with `strict`, code point) checks.
+    #[inline]
+    pub(crate) fn from_bytes_without_nul(bytes: Bytes, strict: bool) -> Result<Self, StringError> {
         let s = ByteString::try_from(bytes).map_err(|_| StringError::InvalidUtf8)?;
         if strict {
             check_discouraged(&s)?;
@@ -98,6 +105,44 @@ impl MqttString {
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
+}
+
+/// What one pass over a string's bytes found: U+0000, and the topic wildcards `+`, `#`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Special {
+    pub(crate) nul: bool,
+    pub(crate) wildcard: bool,
+}
+
+/// Scans `bytes` once, eight at a time, for the bytes [`Special`] reports. A zero byte,
+/// `+` (0x2B) or `#` (0x23) never occurs inside a multi-byte UTF-8 sequence, so scanning
+/// bytes finds exactly the characters.
+#[inline]
+pub(crate) fn find_special(bytes: &[u8]) -> Special {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    const PLUS: u64 = ONES * b'+' as u64;
+    const HASH: u64 = ONES * b'#' as u64;
+    /// Non-zero exactly when some byte of `v` is zero.
+    const fn has_zero(v: u64) -> u64 {
+        v.wrapping_sub(ONES) & !v & HIGH
+    }
+    let (words, tail) = bytes.as_chunks::<8>();
+    let (mut nul, mut wildcard) = (0u64, 0u64);
+    for w in words {
+        let v = u64::from_ne_bytes(*w);
+        nul |= has_zero(v);
+        wildcard |= has_zero(v ^ PLUS) | has_zero(v ^ HASH);
+    }
+    let mut found = Special {
+        nul: nul != 0,
+        wildcard: wildcard != 0,
+    };
+    for &b in tail {
+        found.nul |= b == 0;
+        found.wildcard |= b == b'+' || b == b'#';
+    }
+    found
 }
 
 fn check_str(s: &str) -> Result<(), StringError> {
@@ -241,6 +286,28 @@ mod tests {
         // Figure 1.1: "A𪛔" is 0x41 0xF0 0xAA 0x9B 0x94.
         let s = decode(b"\x41\xF0\xAA\x9B\x94", true).unwrap();
         assert_eq!(s.as_str(), "A\u{2A6D4}");
+    }
+
+    #[test]
+    fn find_special_matches_a_bytewise_scan() {
+        // Every length up to three words, with each special byte at every position, and
+        // bytes next to the special ones (0x01, 0x22, 0x24, 0x2A, 0x2C, 0x80, 0xFF).
+        for len in 0..24 {
+            for pos in 0..len {
+                for b in [0u8, b'+', b'#', 1, 0x22, 0x24, 0x2A, 0x2C, 0x80, 0xFF] {
+                    let mut v = vec![b'a'; len];
+                    v[pos] = b;
+                    let expected = Special {
+                        nul: v.contains(&0),
+                        wildcard: v.iter().any(|&c| c == b'+' || c == b'#'),
+                    };
+                    assert_eq!(find_special(&v), expected, "{v:?}");
+                }
+            }
+        }
+        // A zero byte followed by 0x01: the borrow of the subtraction must not hide it.
+        assert!(find_special(&[b'a', 0, 1, b'a', b'a', b'a', b'a', b'a']).nul);
+        assert!(!find_special(&[1, 1, 1, 1, 1, 1, 1, 1]).nul);
     }
 
     #[test]

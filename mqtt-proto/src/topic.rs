@@ -2,7 +2,10 @@
 
 use core::fmt;
 
-use crate::{MqttString, ProtocolVersion, StringError};
+use bytes::Bytes;
+
+use crate::string::find_special;
+use crate::{DecodeError, MqttString, ProtocolVersion, StringError};
 
 /// Why a string is not a valid Topic Name or Topic Filter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -50,14 +53,27 @@ impl TopicName {
         if s.is_empty() {
             return Err(TopicError::Empty);
         }
-        // Counting (rather than `any`) lets the compiler vectorise the scan.
-        if s.as_bytes()
-            .iter()
-            .filter(|&&b| b == b'+' || b == b'#')
-            .count()
-            != 0
-        {
+        if find_special(s.as_bytes()).wildcard {
             return Err(TopicError::WildcardInName);
+        }
+        Ok(Self(s))
+    }
+
+    /// A Topic Name from the bytes of a received string, checked in one pass for U+0000
+    /// and wildcards before the UTF-8 check. String errors (a Malformed Packet) come before
+    /// the Topic Name rules.
+    #[inline]
+    pub(crate) fn from_wire(bytes: Bytes, strict: bool) -> Result<Self, DecodeError> {
+        let found = find_special(&bytes);
+        if found.nul {
+            return Err(StringError::NullCharacter.into());
+        }
+        let s = MqttString::from_bytes_without_nul(bytes, strict)?;
+        if s.is_empty() {
+            return Err(DecodeError::InvalidTopicName(TopicError::Empty));
+        }
+        if found.wildcard {
+            return Err(DecodeError::InvalidTopicName(TopicError::WildcardInName));
         }
         Ok(Self(s))
     }

@@ -5,9 +5,9 @@ use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use mqtt_proto::{
-    Auth, ConnAck, Connect, DecodeOptions, Disconnect, Packet, PacketId, ProtocolVersion, QoS,
-    ReasonCode, SubAck, Subscribe, SubscribeProperties, SubscriptionOptions, TopicFilter, UnsubAck,
-    Unsubscribe, UnsubscribeProperties,
+    Auth, ConnAck, Connect, DecodeOptions, Disconnect, OptBox, Packet, PacketId, ProtocolVersion,
+    QoS, ReasonCode, SubAck, Subscribe, SubscribeProperties, SubscriptionOptions, TopicFilter,
+    UnsubAck, Unsubscribe, UnsubscribeProperties,
 };
 
 use crate::flow::{DropReason, FlowEvent, FlowLimits, Flows};
@@ -167,7 +167,7 @@ impl ClientConnection {
                     .filter(|v| v.get() < DecodeOptions::MAX_PACKET_SIZE);
         }
         let mut tx = TxQueue::default();
-        tx.push(version, &Packet::Connect(connect.clone()))?;
+        tx.push(version, &Packet::from(connect.clone()))?;
         let mut flows = Flows::new(version, session, config.auto_ack);
         // Nothing but CONNECT goes out before the CONNACK: an empty window holds QoS 1/2.
         flows.set_limits(
@@ -238,9 +238,9 @@ impl ClientConnection {
     fn handle_packet(&mut self, now: Instant, packet: Packet) -> Result<(), Violation> {
         let protocol_error = |what| Err(Violation::new(ReasonCode::ProtocolError, what));
         match (self.phase, packet) {
-            (Phase::AwaitingConnAck, Packet::ConnAck(ack)) => self.on_connack(now, ack),
+            (Phase::AwaitingConnAck, Packet::ConnAck(ack)) => self.on_connack(now, *ack),
             (Phase::AwaitingConnAck, Packet::Auth(a)) => {
-                self.events.push_back(ClientEvent::Auth(a));
+                self.events.push_back(ClientEvent::Auth(*a));
                 Ok(())
             }
             (Phase::AwaitingConnAck, _) => protocol_error("a packet before CONNACK"),
@@ -264,12 +264,12 @@ impl ClientConnection {
                 Ok(())
             }
             (_, Packet::Auth(a)) => {
-                self.events.push_back(ClientEvent::Auth(a));
+                self.events.push_back(ClientEvent::Auth(*a));
                 Ok(())
             }
             (_, Packet::Disconnect(d)) => {
                 let code = d.reason_code;
-                self.events.push_back(ClientEvent::Disconnect(d));
+                self.events.push_back(ClientEvent::Disconnect(*d));
                 self.close(CloseReason::PeerDisconnect(code));
                 Ok(())
             }
@@ -394,7 +394,9 @@ impl ClientConnection {
             ));
         }
         // [MQTT-3.3.4-6]: subscription identifiers go from server to client only.
-        message.properties.subscription_identifiers.clear();
+        if let Some(p) = OptBox::get_mut(&mut message.properties) {
+            p.subscription_identifiers.clear();
+        }
         self.flows.publish(now, &mut self.tx, message)
     }
 

@@ -6,8 +6,8 @@ use std::collections::VecDeque;
 use std::time::Instant;
 
 use mqtt_proto::{
-    AckProperties, Packet, ProtocolVersion, PubAck, PubComp, PubRec, PubRel, Publish,
-    PublishProperties, QoS, QoSPid, ReasonCode, TopicName,
+    AckProperties, OptBox, Packet, ProtocolVersion, PubAck, PubComp, PubRec, PubRel, Publish, QoS,
+    QoSPid, ReasonCode, TopicName,
 };
 
 use crate::alias::{InboundAliases, OutboundAliases};
@@ -213,7 +213,8 @@ impl Flows {
     /// Replaces a topic alias by its topic, or records a new alias (server [MQTT-3.3.2-12],
     /// client [MQTT-3.3.2-10]).
     fn resolve_alias(&mut self, p: &mut Publish) -> Result<(), Violation> {
-        let Some(alias) = p.properties.topic_alias.take() else {
+        let Some(alias) = OptBox::get_mut(&mut p.properties).and_then(|q| q.topic_alias.take())
+        else {
             return Ok(());
         };
         match p.topic.clone() {
@@ -441,10 +442,12 @@ impl Flows {
             expires_at,
         } = queued;
         let mut properties = message.properties;
-        properties.topic_alias = None;
+        if let Some(p) = OptBox::get_mut(&mut properties) {
+            p.topic_alias = None;
+        }
         if !self.version.is_v5() {
             // A session may move from a 5.0 to a 3.x connection: 3.x has no properties.
-            properties = PublishProperties::default();
+            properties = OptBox::none();
         }
         if let Some(at) = expires_at {
             // The interval sent is what is left of it [MQTT-3.3.2-6], rounded up.
@@ -502,7 +505,7 @@ impl Flows {
         if !self.version.is_v5() && !publish.properties.is_empty() {
             // In flight from a 5.0 connection of the same session, resent on a 3.x one.
             let mut plain = publish.clone();
-            plain.properties = PublishProperties::default();
+            plain.properties = OptBox::none();
             return tx.push_publish(self.version, &plain).map_err(Error::Encode);
         }
         match publish

@@ -232,7 +232,7 @@ mod tests {
             QoSPid::AtLeastOnce(PacketId::new(3).unwrap()),
             "payload",
         );
-        p.properties = props.clone();
+        p.properties = props.clone().into();
         p.dup = true;
         s.inflight.push_back(Inflight::Publish {
             id: MessageId(1),
@@ -244,7 +244,7 @@ mod tests {
         });
         let mut m = OutgoingMessage::new(TopicName::from_static("q"), QoS::ExactlyOnce, "queued");
         m.retain = true;
-        m.properties = props;
+        m.properties = props.into();
         s.queue.push_back(Queued {
             id: MessageId(3),
             message: m.clone(),

@@ -254,13 +254,13 @@ impl ServerConnection {
 
     fn handle_packet(&mut self, now: Instant, packet: Packet) -> Result<(), Violation> {
         match (self.phase, packet) {
-            (Phase::AwaitingConnect, Packet::Connect(c)) => self.on_connect(c),
+            (Phase::AwaitingConnect, Packet::Connect(c)) => self.on_connect(*c),
             (Phase::AwaitingConnect, _) => Err(Violation::new(
                 ReasonCode::ProtocolError,
                 "first packet is not CONNECT",
             )),
             (_, Packet::Auth(a)) => {
-                self.events.push_back(ServerEvent::Auth(a));
+                self.events.push_back(ServerEvent::Auth(*a));
                 Ok(())
             }
             (_, Packet::Connect(_)) => Err(Violation::new(
@@ -293,7 +293,7 @@ impl ServerConnection {
                 self.send(&Packet::PingResp);
                 Ok(())
             }
-            (_, Packet::Disconnect(d)) => self.on_disconnect(d),
+            (_, Packet::Disconnect(d)) => self.on_disconnect(*d),
             (
                 _,
                 Packet::ConnAck(_) | Packet::SubAck(_) | Packet::UnsubAck(_) | Packet::PingResp,

@@ -4,7 +4,7 @@ use std::collections::VecDeque;
 use std::time::Instant;
 
 use bytes::Bytes;
-use mqtt_proto::{PacketId, Publish, PublishProperties, QoS, TopicName};
+use mqtt_proto::{OptBox, PacketId, Publish, PublishProperties, QoS, TopicName};
 
 /// An application message waiting to be sent.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -17,7 +17,7 @@ pub struct OutgoingMessage {
     pub retain: bool,
     /// Properties (5.0). `topic_alias` is chosen by the connection, not here; the message
     /// expiry interval is rewritten to the time left when the message is sent.
-    pub properties: PublishProperties,
+    pub properties: OptBox<PublishProperties>,
     /// Payload.
     pub payload: Bytes,
 }
@@ -30,7 +30,7 @@ impl OutgoingMessage {
             topic,
             qos,
             retain: false,
-            properties: PublishProperties::default(),
+            properties: OptBox::none(),
             payload: payload.into(),
         }
     }

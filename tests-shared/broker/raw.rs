@@ -56,7 +56,7 @@ impl Raw {
         raw.send(&connect.into()).await;
         match raw.read(STEP).await {
             Read::Packet(p) => match *p {
-                Packet::ConnAck(ack) => (raw, ack),
+                Packet::ConnAck(ack) => (raw, *ack),
                 other => panic!("expected CONNACK, got {other:?}"),
             },
             other => panic!("expected CONNACK, got {other:?}"),

@@ -11,9 +11,9 @@ use adapter_smol::config::{Config, Listener, ListenerKind};
 use adapter_smol::server::{Server, ShutdownHandle};
 use bytes::BytesMut;
 use mqtt_proto::{
-    ConnAck, Connect, DecodeOptions, MqttString, Packet, PacketId, ProtocolVersion, Publish, QoS,
-    QoSPid, ReasonCode, Subscribe, SubscribeProperties, SubscriptionOptions, TopicFilter,
-    TopicName, decode,
+    Connect, DecodeOptions, MqttString, Packet, PacketId, ProtocolVersion, Publish, QoS, QoSPid,
+    ReasonCode, Subscribe, SubscribeProperties, SubscriptionOptions, TopicFilter, TopicName,
+    decode,
 };
 
 /// How long one expected step (a packet, a handshake, a thread ending) may take.
@@ -113,12 +113,9 @@ impl Client {
         };
         let mut connect = Connect::new(version, MqttString::try_from(client_id).expect("id"));
         edit(&mut connect);
-        client.send(&Packet::Connect(connect));
+        client.send(&connect.into());
         match client.recv() {
-            Packet::ConnAck(ConnAck {
-                reason_code: ReasonCode::Success,
-                ..
-            }) => client,
+            Packet::ConnAck(ack) if ack.reason_code == ReasonCode::Success => client,
             other => panic!("expected a successful CONNACK, got {other:?}"),
         }
     }
@@ -218,7 +215,7 @@ impl Client {
 
     /// Sends DISCONNECT (normal) and waits for the broker to close.
     pub(crate) fn disconnect(mut self) {
-        self.send(&Packet::Disconnect(mqtt_proto::Disconnect::default()));
+        self.send(&mqtt_proto::Disconnect::default().into());
         assert!(
             self.try_recv().is_none(),
             "the broker closes after DISCONNECT"

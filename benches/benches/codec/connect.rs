@@ -141,7 +141,7 @@ fn mpc5_connect() -> mpc5::Connect {
 
 fn mp_decode_connect(buf: &mut BytesMut, v5: bool) -> mp::Connect {
     match mp::decode(buf, version(v5), &mp::DecodeOptions::default()) {
-        Ok(Some(mp::Packet::Connect(c))) => c,
+        Ok(Some(mp::Packet::Connect(c))) => *c,
         other => panic!("mqtt-proto: {other:?}"),
     }
 }

@@ -21,9 +21,9 @@ use std::time::Duration;
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use mqtt_proto::{
-    DecodeOptions, EncodeError, MqttString, Packet, ProtocolVersion, Publish, PublishProperties,
-    QoS, QoSPid, RetainHandling, SubscriptionId, SubscriptionOptions, TopicFilter, TopicName, Will,
-    WillProperties,
+    DecodeOptions, EncodeError, MqttString, OptBox, Packet, ProtocolVersion, Publish,
+    PublishProperties, QoS, QoSPid, RetainHandling, SubscriptionId, SubscriptionOptions,
+    TopicFilter, TopicName, Will, WillProperties,
 };
 
 use crate::routing::will_properties;
@@ -72,7 +72,7 @@ pub struct RetainedRecord {
     /// QoS it was published with.
     pub qos: QoS,
     /// Properties (5.0), with the Message Expiry Interval as published.
-    pub properties: PublishProperties,
+    pub properties: OptBox<PublishProperties>,
     /// Payload (never empty: an empty one deletes the retained message).
     pub payload: Bytes,
     /// Time left until its message expiry interval ends (as of the operation).
@@ -184,7 +184,7 @@ impl SessionRecord {
                 };
                 let p = get_publish(b)?;
                 let topic = p.topic.ok_or(RecordError::Corrupt("will without topic"))?;
-                let q = p.properties;
+                let q = OptBox::into_inner(p.properties);
                 let properties = WillProperties {
                     will_delay_interval,
                     payload_format_indicator: q.payload_format_indicator,

@@ -83,7 +83,8 @@ fn retained_record() -> RetainedRecord {
             message_expiry_interval: Some(100),
             content_type: Some(MqttString::from_static("text/plain")),
             ..PublishProperties::default()
-        },
+        }
+        .into(),
         payload: Bytes::from_static(b"21.5"),
         expires_in: Some(Duration::from_secs(99)),
     }

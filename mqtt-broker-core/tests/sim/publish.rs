@@ -20,7 +20,7 @@ fn forwarded_copies(properties: PublishProperties) -> [Publish; 3] {
         Bytes::from_static(b"{}"),
     );
     m.retain = true;
-    m.properties = properties;
+    m.properties = properties.into();
     s.publish_message("pub", m);
     s.connect("away", v5_persistent(60));
     s.connect("late", Opts::default());

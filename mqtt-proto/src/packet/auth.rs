@@ -1,6 +1,6 @@
 //! AUTH (MQTT 5.0 section 3.15): enhanced authentication exchanges.
 
-use super::{Body, PacketType};
+use super::{Body, PacketType, Read};
 use crate::codec::{Reader, Sink};
 use crate::property::{AuthProperties, write_list};
 use crate::{DecodeError, EncodeError, ProtocolVersion, ReasonCode};
@@ -43,7 +43,9 @@ impl Body for Auth {
         s.put_u8(self.reason_code.as_u8());
         write_list(s, &self.properties)
     }
+}
 
+impl Read for Auth {
     fn read(_: u8, r: &mut Reader) -> Result<Self, DecodeError> {
         let mut this = Self::default();
         if !r.is_empty() {

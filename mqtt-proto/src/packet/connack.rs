@@ -1,6 +1,6 @@
 //! CONNACK (MQTT 5.0 section 3.2, MQTT 3.1.1 section 3.2).
 
-use super::{Body, PacketType};
+use super::{Body, PacketType, Read};
 use crate::codec::{Reader, Sink};
 use crate::property::{ConnAckProperties, write_list};
 use crate::{DecodeError, EncodeError, ProtocolVersion, ReasonCode};
@@ -68,7 +68,9 @@ impl Body for ConnAck {
             Ok(())
         }
     }
+}
 
+impl Read for ConnAck {
     fn read(_: u8, r: &mut Reader) -> Result<Self, DecodeError> {
         let flags = r.u8()?;
         // [MQTT-3.2.2-1]: bits 7-1 of the acknowledge flags are reserved.

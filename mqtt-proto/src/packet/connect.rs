@@ -2,7 +2,7 @@
 
 use bytes::Bytes;
 
-use super::{Body, PacketType};
+use super::{Body, PacketType, Read};
 use crate::codec::{Reader, Sink};
 use crate::property::{ConnectProperties, PropertyId, WillProperties, write_list};
 use crate::{DecodeError, EncodeError, MqttString, ProtocolVersion, QoS, TopicName};
@@ -154,7 +154,9 @@ impl Body for Connect {
         }
         Ok(())
     }
+}
 
+impl Read for Connect {
     fn read(_: u8, r: &mut Reader) -> Result<Self, DecodeError> {
         let protocol = read_protocol(r)?;
         // Everything after the level follows the CONNECT's own version.

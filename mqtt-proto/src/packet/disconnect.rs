@@ -1,6 +1,6 @@
 //! DISCONNECT (MQTT 5.0 section 3.14, MQTT 3.1.1 section 3.14).
 
-use super::{Body, PacketType};
+use super::{Body, PacketType, Read};
 use crate::codec::{Reader, Sink};
 use crate::property::{DisconnectProperties, write_list};
 use crate::{DecodeError, EncodeError, ProtocolVersion, ReasonCode};
@@ -63,7 +63,9 @@ impl Body for Disconnect {
         s.put_u8(self.reason_code.as_u8());
         write_list(s, &self.properties)
     }
+}
 
+impl Read for Disconnect {
     fn read(_: u8, r: &mut Reader) -> Result<Self, DecodeError> {
         let mut this = Self::default();
         if r.version.is_v5() && !r.is_empty() {

@@ -125,12 +125,15 @@ impl fmt::Display for PacketType {
 }
 
 /// An MQTT control packet of any protocol version.
+///
+/// The large packets that a connection sees once or rarely (CONNECT, CONNACK, DISCONNECT,
+/// AUTH) are boxed, so that the frequent ones move cheaply.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Packet {
     /// CONNECT.
-    Connect(Connect),
+    Connect(Box<Connect>),
     /// CONNACK.
-    ConnAck(ConnAck),
+    ConnAck(Box<ConnAck>),
     /// PUBLISH.
     Publish(Publish),
     /// PUBACK.
@@ -154,9 +157,9 @@ pub enum Packet {
     /// PINGRESP.
     PingResp,
     /// DISCONNECT.
-    Disconnect(Disconnect),
+    Disconnect(Box<Disconnect>),
     /// AUTH (MQTT 5.0 only).
-    Auth(Auth),
+    Auth(Box<Auth>),
 }
 
 /// What every packet struct provides to the shared framing code.
@@ -171,10 +174,11 @@ pub(crate) trait Body {
     /// Writes the variable header and payload. Run once with a [`Counter`] to size the
     /// fixed header, then with a [`Writer`].
     fn write<S: Sink>(&self, version: ProtocolVersion, s: &mut S) -> Result<(), EncodeError>;
+}
 
-    fn read(flags: u8, r: &mut Reader) -> Result<Self, DecodeError>
-    where
-        Self: Sized;
+/// Decoding of a packet's variable header and payload, its fixed header flags given.
+pub(crate) trait Read: Sized {
+    fn read(flags: u8, r: &mut Reader) -> Result<Self, DecodeError>;
 }
 
 /// Size of the variable header and payload, checked against the largest remaining length.
@@ -192,20 +196,27 @@ pub(crate) fn encoded_len<P: Body>(p: &P, version: ProtocolVersion) -> Result<us
     Ok(1 + var_int_len(rem as u32) + rem)
 }
 
-/// Writes the fixed header for a body of `rem` bytes, checking the buffer's free space for
-/// `total` bytes first so that no write can panic.
-fn write_fixed_header<P: Body, B: BufMut + ?Sized>(
-    p: &P,
-    rem: usize,
-    total: usize,
-    buf: &mut B,
-) -> Result<(), EncodeError> {
+/// Checks the buffer's free space for `total` bytes, so that no write can panic.
+#[inline]
+fn check_room<B: BufMut + ?Sized>(buf: &B, total: usize) -> Result<(), EncodeError> {
     if buf.remaining_mut() < total {
         return Err(EncodeError::BufferTooSmall {
             needed: total,
             available: buf.remaining_mut(),
         });
     }
+    Ok(())
+}
+
+/// Writes the fixed header for a body of `rem` bytes, checking the buffer's free space for
+/// `total` bytes first.
+fn write_fixed_header<P: Body, B: BufMut + ?Sized>(
+    p: &P,
+    rem: usize,
+    total: usize,
+    buf: &mut B,
+) -> Result<(), EncodeError> {
+    check_room(buf, total)?;
     let mut w = Writer(buf);
     w.put_u8(((P::TYPE as u8) << 4) | p.flags());
     w.put_var_int(rem as u32)
@@ -253,7 +264,6 @@ macro_rules! impl_encode {
 impl_encode!(
     Connect,
     ConnAck,
-    Publish,
     PubAck,
     PubRec,
     PubRel,
@@ -276,9 +286,26 @@ macro_rules! empty_body {
             fn write<S: Sink>(&self, _: ProtocolVersion, _: &mut S) -> Result<(), EncodeError> {
                 Ok(())
             }
+        }
+
+        impl Read for $name {
             fn read(_: u8, r: &mut Reader) -> Result<Self, DecodeError> {
                 r.finish()?;
                 Ok(Self)
+            }
+        }
+
+        impl $name {
+            fn encode<B: BufMut + ?Sized>(
+                &self,
+                version: ProtocolVersion,
+                buf: &mut B,
+            ) -> Result<usize, EncodeError> {
+                encode(self, version, buf)
+            }
+
+            fn encoded_len(&self, version: ProtocolVersion) -> Result<usize, EncodeError> {
+                encoded_len(self, version)
             }
         }
     )*};
@@ -289,8 +316,14 @@ empty_body!(PingReqBody = PingReq, PingRespBody = PingResp);
 macro_rules! dispatch {
     ($self:expr, $p:ident => $e:expr) => {
         match $self {
-            Packet::Connect($p) => $e,
-            Packet::ConnAck($p) => $e,
+            Packet::Connect(b) => {
+                let $p = &**b;
+                $e
+            }
+            Packet::ConnAck(b) => {
+                let $p = &**b;
+                $e
+            }
             Packet::Publish($p) => $e,
             Packet::PubAck($p) => $e,
             Packet::PubRec($p) => $e,
@@ -308,8 +341,14 @@ macro_rules! dispatch {
                 let $p = &PingRespBody;
                 $e
             }
-            Packet::Disconnect($p) => $e,
-            Packet::Auth($p) => $e,
+            Packet::Disconnect(b) => {
+                let $p = &**b;
+                $e
+            }
+            Packet::Auth(b) => {
+                let $p = &**b;
+                $e
+            }
         }
     };
 }
@@ -356,7 +395,7 @@ impl Packet {
         version: ProtocolVersion,
         buf: &mut B,
     ) -> Result<usize, EncodeError> {
-        dispatch!(self, p => encode(p, version, buf))
+        dispatch!(self, p => p.encode(version, buf))
     }
 
     /// The number of bytes [`Packet::encode`] writes, computed by the same code.
@@ -364,10 +403,11 @@ impl Packet {
     /// # Errors
     /// The same errors as [`Packet::encode`], but for buffer space.
     pub fn encoded_len(&self, version: ProtocolVersion) -> Result<usize, EncodeError> {
-        dispatch!(self, p => encoded_len(p, version))
+        dispatch!(self, p => p.encoded_len(version))
     }
 
     /// Decodes the variable header and payload of a packet whose fixed header has been read.
+    #[inline]
     pub(crate) fn read(
         first_byte: u8,
         body: Bytes,
@@ -385,8 +425,8 @@ impl Packet {
         }
         let r = &mut Reader::new(body, version, strict_strings);
         Ok(match ty {
-            PacketType::Connect => Self::Connect(Connect::read(flags, r)?),
-            PacketType::ConnAck => Self::ConnAck(ConnAck::read(flags, r)?),
+            PacketType::Connect => Self::Connect(Box::new(Connect::read(flags, r)?)),
+            PacketType::ConnAck => Self::ConnAck(Box::new(ConnAck::read(flags, r)?)),
             PacketType::Publish => Self::Publish(Publish::read(flags, r)?),
             PacketType::PubAck => Self::PubAck(PubAck::read(flags, r)?),
             PacketType::PubRec => Self::PubRec(PubRec::read(flags, r)?),
@@ -404,8 +444,8 @@ impl Packet {
                 PingRespBody::read(flags, r)?;
                 Self::PingResp
             }
-            PacketType::Disconnect => Self::Disconnect(Disconnect::read(flags, r)?),
-            PacketType::Auth => Self::Auth(Auth::read(flags, r)?),
+            PacketType::Disconnect => Self::Disconnect(Box::new(Disconnect::read(flags, r)?)),
+            PacketType::Auth => Self::Auth(Box::new(Auth::read(flags, r)?)),
         })
     }
 }
@@ -428,9 +468,25 @@ macro_rules! packet_from {
     )*};
 }
 
+macro_rules! packet_from_boxed {
+    ($($ty:ident),*) => {$(
+        impl From<$ty> for Packet {
+            fn from(p: $ty) -> Self {
+                Self::$ty(Box::new(p))
+            }
+        }
+
+        impl From<Box<$ty>> for Packet {
+            fn from(p: Box<$ty>) -> Self {
+                Self::$ty(p)
+            }
+        }
+    )*};
+}
+
+packet_from_boxed!(Connect, ConnAck, Disconnect, Auth);
+
 packet_from!(
-    Connect,
-    ConnAck,
     Publish,
     PubAck,
     PubRec,
@@ -439,7 +495,5 @@ packet_from!(
     Subscribe,
     SubAck,
     Unsubscribe,
-    UnsubAck,
-    Disconnect,
-    Auth
+    UnsubAck
 );

@@ -2,10 +2,10 @@
 
 use bytes::{BufMut, Bytes};
 
-use super::{Body, PacketType, write_fixed_header};
+use super::{PacketType, Read, check_room};
 use crate::codec::{Counter, Reader, Sink, Writer, var_int_len};
-use crate::property::{PublishProperties, write_list};
-use crate::{DecodeError, EncodeError, PacketId, ProtocolVersion, QoS, TopicName};
+use crate::property::{PropertyList, PublishProperties};
+use crate::{DecodeError, EncodeError, OptBox, PacketId, ProtocolVersion, QoS, TopicName};
 
 /// The QoS of a PUBLISH together with its packet identifier, which exists exactly when the
 /// QoS is above 0 [MQTT-2.2.1-2].
@@ -65,8 +65,8 @@ pub struct Publish {
     pub retain: bool,
     /// Topic name; `None` only in 5.0 when a topic alias stands for it.
     pub topic: Option<TopicName>,
-    /// PUBLISH properties (5.0 only).
-    pub properties: PublishProperties,
+    /// PUBLISH properties (5.0 only); stored on the heap only when some are set.
+    pub properties: OptBox<PublishProperties>,
     /// Application payload.
     pub payload: Bytes,
 }
@@ -86,7 +86,7 @@ impl Publish {
             qos_pid,
             retain: false,
             topic: Some(topic),
-            properties: PublishProperties::default(),
+            properties: OptBox::none(),
             payload: payload.into(),
         }
     }
@@ -103,6 +103,35 @@ impl Publish {
         self.qos_pid.packet_id()
     }
 
+    /// Appends the encoded packet to `buf`, returning the number of bytes written.
+    ///
+    /// # Errors
+    /// An [`EncodeError`] if the packet holds something `version` cannot carry (properties
+    /// in 3.x, no topic and no alias), DUP on QoS 0, or `buf` lacks room (nothing is
+    /// written then).
+    #[inline]
+    pub fn encode<B: BufMut + ?Sized>(
+        &self,
+        version: ProtocolVersion,
+        buf: &mut B,
+    ) -> Result<usize, EncodeError> {
+        let layout = self.layout(version)?;
+        let total = layout.total();
+        check_room(buf, total)?;
+        self.write_header(&layout, buf)?;
+        buf.put_slice(&self.payload);
+        Ok(total)
+    }
+
+    /// The number of bytes [`Publish::encode`] writes, from the same layout computation.
+    ///
+    /// # Errors
+    /// The same errors as [`Publish::encode`], but for buffer space.
+    #[inline]
+    pub fn encoded_len(&self, version: ProtocolVersion) -> Result<usize, EncodeError> {
+        Ok(self.layout(version)?.total())
+    }
+
     /// Writes everything but the payload: the fixed header (whose remaining length counts
     /// the payload), the topic, packet identifier and properties. The caller then writes
     /// `self.payload`, for example as a second buffer of a vectored write.
@@ -112,64 +141,89 @@ impl Publish {
     ///
     /// # Errors
     /// As [`Publish::encode`].
+    #[inline]
     pub fn encode_header<B: BufMut + ?Sized>(
         &self,
         version: ProtocolVersion,
         buf: &mut B,
     ) -> Result<usize, EncodeError> {
-        let mut c = Counter::default();
-        self.write_header(version, &mut c)?;
-        let rem = c.0 + self.payload.len();
-        if rem > crate::codec::MAX_VAR_INT as usize {
-            return Err(EncodeError::PacketTooLarge);
-        }
-        let header = 1 + var_int_len(rem as u32) + c.0;
-        write_fixed_header(self, rem, header, buf)?;
-        self.write_header(version, &mut Writer(buf))?;
+        let layout = self.layout(version)?;
+        let header = layout.total() - self.payload.len();
+        check_room(buf, header)?;
+        self.write_header(&layout, buf)?;
         Ok(header)
     }
 
-    /// The variable header: topic, packet identifier, properties.
-    fn write_header<S: Sink>(
-        &self,
-        version: ProtocolVersion,
-        s: &mut S,
-    ) -> Result<(), EncodeError> {
+    /// Checks that `version` can carry the packet and computes its sizes from the field
+    /// lengths; only a property list is counted by walking it.
+    #[inline]
+    fn layout(&self, version: ProtocolVersion) -> Result<Layout, EncodeError> {
         if self.dup && self.qos_pid == QoSPid::AtMostOnce {
             // [MQTT-3.3.1-2]
             return Err(EncodeError::InvalidValue("DUP on a QoS 0 PUBLISH"));
         }
-        if version.is_v5() {
+        let v5 = version.is_v5();
+        let properties = if v5 {
             if self.topic.is_none() && self.properties.topic_alias.is_none() {
                 return Err(EncodeError::MissingTopic);
             }
-        } else if !self.properties.is_empty() {
-            return Err(EncodeError::NotInVersion {
-                field: "PUBLISH properties",
-                version,
-            });
-        }
+            let mut c = Counter::default();
+            self.properties.write_fields(&mut c)?;
+            Some(u32::try_from(c.0).map_err(|_| EncodeError::PacketTooLarge)?)
+        } else {
+            if self.topic.is_none() {
+                return Err(EncodeError::MissingTopic);
+            }
+            if !self.properties.is_empty() {
+                return Err(EncodeError::NotInVersion {
+                    field: "PUBLISH properties",
+                    version,
+                });
+            }
+            None
+        };
+        let topic = self.topic.as_ref().map_or(0, TopicName::len);
+        let id = if self.qos_pid == QoSPid::AtMostOnce {
+            0
+        } else {
+            2
+        };
+        let props = properties.map_or(0, |n| var_int_len(n) + n as usize);
+        let rem = 2 + topic + id + props + self.payload.len();
+        let rem = u32::try_from(rem)
+            .ok()
+            .filter(|&r| r <= crate::codec::MAX_VAR_INT)
+            .ok_or(EncodeError::PacketTooLarge)?;
+        Ok(Layout { rem, properties })
+    }
+
+    /// Writes the fixed header, topic, packet identifier and properties of `layout`, into
+    /// a buffer whose room was checked.
+    #[inline]
+    fn write_header<B: BufMut + ?Sized>(
+        &self,
+        layout: &Layout,
+        buf: &mut B,
+    ) -> Result<(), EncodeError> {
+        let mut w = Writer(buf);
+        w.put_u8(((PacketType::Publish as u8) << 4) | self.flags());
+        w.put_var_int(layout.rem)?;
         match &self.topic {
-            Some(t) => s.put_string(t.as_mqtt_str()),
-            None if version.is_v5() => s.put_u16(0),
-            None => return Err(EncodeError::MissingTopic),
+            Some(t) => w.put_string(t.as_mqtt_str()),
+            None => w.put_u16(0),
         }
         if let Some(id) = self.qos_pid.packet_id() {
-            s.put_u16(id.get());
+            w.put_u16(id.get());
         }
-        if version.is_v5() {
-            write_list(s, &self.properties)?;
+        if let Some(n) = layout.properties {
+            w.put_var_int(n)?;
+            self.properties.write_fields(&mut w)?;
         }
         Ok(())
     }
-}
 
-const DUP: u8 = 0b1000;
-const RETAIN: u8 = 0b0001;
-
-impl Body for Publish {
-    const TYPE: PacketType = PacketType::Publish;
-
+    /// The four flag bits of the fixed header.
+    #[inline]
     fn flags(&self) -> u8 {
         let mut f = self.qos_pid.qos().as_u8() << 1;
         if self.dup {
@@ -180,13 +234,28 @@ impl Body for Publish {
         }
         f
     }
+}
 
-    fn write<S: Sink>(&self, version: ProtocolVersion, s: &mut S) -> Result<(), EncodeError> {
-        self.write_header(version, s)?;
-        s.put_slice(&self.payload);
-        Ok(())
+/// The sizes of an encoded PUBLISH.
+struct Layout {
+    /// The remaining length.
+    rem: u32,
+    /// The length of the property list (5.0 only).
+    properties: Option<u32>,
+}
+
+impl Layout {
+    fn total(&self) -> usize {
+        let rem = self.rem as usize;
+        1 + var_int_len(self.rem) + rem
     }
+}
 
+const DUP: u8 = 0b1000;
+const RETAIN: u8 = 0b0001;
+
+impl Read for Publish {
+    #[inline]
     fn read(flags: u8, r: &mut Reader) -> Result<Self, DecodeError> {
         let qos_bits = (flags >> 1) & 0b11;
         // [MQTT-3.3.1-4]: QoS 3 is malformed.
@@ -196,13 +265,14 @@ impl Body for Publish {
             return Err(DecodeError::DupOnQoS0);
         }
         let v5 = r.version.is_v5();
-        // A string error is a Malformed Packet; only then are the topic rules checked.
-        let raw_topic = r.string()?;
-        // An empty topic name is only possible in 5.0, with a topic alias (checked below).
+        // The topic is read as a string (a string error is a Malformed Packet), then
+        // checked as a Topic Name. An empty one is only possible in 5.0, with a topic alias
+        // (checked below).
+        let raw_topic = r.binary()?;
         let topic = if raw_topic.is_empty() && v5 {
             None
         } else {
-            Some(TopicName::new(raw_topic).map_err(DecodeError::InvalidTopicName)?)
+            Some(TopicName::from_wire(raw_topic, r.strict_strings)?)
         };
         let qos_pid = match qos {
             QoS::AtMostOnce => QoSPid::AtMostOnce,
@@ -210,9 +280,9 @@ impl Body for Publish {
             QoS::ExactlyOnce => QoSPid::ExactlyOnce(r.packet_id()?),
         };
         let properties = if v5 {
-            PublishProperties::read(r)?
+            PublishProperties::read_boxed(r)?
         } else {
-            PublishProperties::default()
+            OptBox::none()
         };
         if topic.is_none() && properties.topic_alias.is_none() {
             return Err(DecodeError::MissingTopic);

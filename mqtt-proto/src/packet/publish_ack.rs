@@ -1,7 +1,7 @@
 //! PUBACK, PUBREC, PUBREL and PUBCOMP (MQTT 5.0 sections 3.4 to 3.7): four packets with
 //! one layout, a packet identifier, a reason code and properties, so declared once.
 
-use super::{Body, PacketType};
+use super::{Body, PacketType, Read};
 use crate::codec::{Reader, Sink};
 use crate::property::{AckProperties, write_list};
 use crate::{DecodeError, EncodeError, PacketId, ProtocolVersion, ReasonCode};
@@ -38,6 +38,9 @@ macro_rules! publish_ack {
                 write_ack(Self::TYPE, self.packet_id, self.reason_code, &self.properties, version, s)
             }
 
+        }
+
+        impl Read for $name {
             fn read(_: u8, r: &mut Reader) -> Result<Self, DecodeError> {
                 let (packet_id, reason_code, properties) = read_ack(Self::TYPE, r)?;
                 Ok(Self { packet_id, reason_code, properties })

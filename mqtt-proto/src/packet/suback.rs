@@ -1,6 +1,6 @@
 //! SUBACK (MQTT 5.0 section 3.9, MQTT 3.1.1 section 3.9).
 
-use super::{Body, PacketType};
+use super::{Body, PacketType, Read};
 use crate::codec::{Reader, Sink};
 use crate::property::{AckProperties, write_list};
 use crate::{DecodeError, EncodeError, PacketId, ProtocolVersion, ReasonCode};
@@ -61,7 +61,9 @@ impl Body for SubAck {
         }
         Ok(())
     }
+}
 
+impl Read for SubAck {
     fn read(_: u8, r: &mut Reader) -> Result<Self, DecodeError> {
         let packet_id = r.packet_id()?;
         let v5 = r.version.is_v5();

@@ -1,6 +1,6 @@
 //! SUBSCRIBE (MQTT 5.0 section 3.8, MQTT 3.1.1 section 3.8).
 
-use super::{Body, PacketType};
+use super::{Body, PacketType, Read};
 use crate::codec::{Reader, Sink};
 use crate::property::{SubscribeProperties, write_list};
 use crate::{DecodeError, EncodeError, PacketId, ProtocolVersion, QoS, TopicFilter};
@@ -129,7 +129,9 @@ impl Body for Subscribe {
         }
         Ok(())
     }
+}
 
+impl Read for Subscribe {
     fn read(_: u8, r: &mut Reader) -> Result<Self, DecodeError> {
         let packet_id = r.packet_id()?;
         let properties = if r.version.is_v5() {

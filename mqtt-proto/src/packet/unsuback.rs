@@ -1,6 +1,6 @@
 //! UNSUBACK (MQTT 5.0 section 3.11, MQTT 3.1.1 section 3.11).
 
-use super::{Body, PacketType};
+use super::{Body, PacketType, Read};
 use crate::codec::{Reader, Sink};
 use crate::property::{AckProperties, write_list};
 use crate::{DecodeError, EncodeError, PacketId, ProtocolVersion, ReasonCode};
@@ -46,7 +46,9 @@ impl Body for UnsubAck {
         }
         Ok(())
     }
+}
 
+impl Read for UnsubAck {
     fn read(_: u8, r: &mut Reader) -> Result<Self, DecodeError> {
         let packet_id = r.packet_id()?;
         let mut properties = AckProperties::default();

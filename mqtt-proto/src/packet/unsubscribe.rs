@@ -1,6 +1,6 @@
 //! UNSUBSCRIBE (MQTT 5.0 section 3.10, MQTT 3.1.1 section 3.10).
 
-use super::{Body, PacketType};
+use super::{Body, PacketType, Read};
 use crate::codec::{Reader, Sink};
 use crate::property::{UnsubscribeProperties, write_list};
 use crate::{DecodeError, EncodeError, PacketId, ProtocolVersion, TopicFilter};
@@ -37,7 +37,9 @@ impl Body for Unsubscribe {
         }
         Ok(())
     }
+}
 
+impl Read for Unsubscribe {
     fn read(_: u8, r: &mut Reader) -> Result<Self, DecodeError> {
         let packet_id = r.packet_id()?;
         let properties = if r.version.is_v5() {

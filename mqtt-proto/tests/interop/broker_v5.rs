@@ -132,7 +132,7 @@ fn our_client_v5_against_mosquitto() {
             QoSPid::new(qos, pid(10 + i as u16)),
             "with properties",
         );
-        p.properties = props.clone();
+        p.properties = props.clone().into();
         assert_eq!(publish_flow(&mut a, p), ReasonCode::Success);
         let got = expect_publish(&mut a, &name);
         assert_eq!(got.qos(), qos);
@@ -142,7 +142,7 @@ fn our_client_v5_against_mosquitto() {
         let mut expected = props.clone();
         expected.message_expiry_interval = Some(expiry);
         expected.subscription_identifiers = vec![sid(42)];
-        assert_eq!(got.properties, expected);
+        assert_eq!(*got.properties, expected);
         ack_delivery(&mut a, &got);
     }
 
@@ -226,7 +226,7 @@ fn our_client_v5_against_mosquitto() {
     assert!(ret.retain);
     assert_eq!(&ret.payload[..], b"kept v5");
     assert_eq!(
-        ret.properties,
+        *ret.properties,
         PublishProperties {
             content_type: Some(s("text/kept")),
             user_properties: user(&[("rk", "rv")]),
@@ -314,7 +314,7 @@ fn our_client_v5_against_mosquitto() {
         .expect("will expiry");
     assert!((1..=600).contains(&expiry));
     assert_eq!(
-        will.properties,
+        *will.properties,
         PublishProperties {
             payload_format_indicator: Some(true),
             message_expiry_interval: Some(expiry),
@@ -401,7 +401,7 @@ fn our_client_v5_decodes_mosquitto_refusals() {
     if let Some(p) = first.recv_or_eof() {
         assert_eq!(
             p,
-            Packet::Disconnect(Disconnect::new(ReasonCode::SessionTakenOver))
+            Packet::from(Disconnect::new(ReasonCode::SessionTakenOver))
         );
         first.expect_eof();
     }

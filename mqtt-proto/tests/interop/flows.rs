@@ -97,7 +97,7 @@ pub(crate) fn expect_unsuback(conn: &mut Conn, id: u16) -> UnsubAck {
 
 pub(crate) fn expect_disconnect(conn: &mut Conn) -> Disconnect {
     conn.expect("DISCONNECT", |p| match p {
-        Packet::Disconnect(d) => Some(d.clone()),
+        Packet::Disconnect(d) => Some(Disconnect::clone(d)),
         _ => None,
     })
 }
@@ -150,7 +150,7 @@ pub(crate) fn accept_connect(
     match conn.recv() {
         Packet::Connect(c) => {
             assert_eq!(conn.version, c.protocol);
-            (conn, c)
+            (conn, *c)
         }
         other => panic!("{name}: expected CONNECT, got {other:?}"),
     }

@@ -148,7 +148,7 @@ fn mosquitto_pub_case(
             subscription_identifiers: Vec::new(),
             content_type: Some(s("text/plain")),
         };
-        assert_eq!(p.properties, expected);
+        assert_eq!(*p.properties, expected);
     } else {
         assert!(p.properties.is_empty());
     }

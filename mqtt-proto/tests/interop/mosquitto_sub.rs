@@ -235,7 +235,8 @@ fn mosquitto_sub_v5_prints_our_publish_properties() {
         user_properties: user(&[("k1", "v1"), ("k2", "v2")]),
         subscription_identifiers: vec![sid(9)],
         content_type: Some(s("text/f")),
-    };
+    }
+    .into();
     conn.send(m1);
     assert_eq!(next!(conn, Packet::PubAck(x) => x), PubAck::new(pid(1)));
 

@@ -144,7 +144,7 @@ fn paho_case(version: ProtocolVersion) {
     assert_eq!(p0.qos_pid, QoSPid::AtMostOnce);
     if v5 {
         assert_eq!(
-            p0.properties,
+            *p0.properties,
             PublishProperties {
                 payload_format_indicator: Some(true),
                 content_type: Some(s("text/plain")),
@@ -164,7 +164,7 @@ fn paho_case(version: ProtocolVersion) {
     let mut puback = PubAck::new(p1.packet_id().expect("id"));
     if v5 {
         assert_eq!(
-            p1.properties,
+            *p1.properties,
             PublishProperties {
                 response_topic: Some(topic("paho/reply")),
                 correlation_data: Some(Bytes::from_static(b"\x00\x01corr")),
@@ -219,19 +219,22 @@ fn paho_case(version: ProtocolVersion) {
             content_type: Some(s("text/x-s0")),
             payload_format_indicator: Some(true),
             ..PublishProperties::default()
-        };
+        }
+        .into();
         s1.properties = PublishProperties {
             subscription_identifiers: vec![sid(7)],
             message_expiry_interval: Some(99),
             topic_alias: nz16(2),
             ..PublishProperties::default()
-        };
+        }
+        .into();
         s2.properties = PublishProperties {
             subscription_identifiers: vec![sid(7), sid(268_435_455)],
             response_topic: Some(topic("paho/in/reply")),
             correlation_data: Some(Bytes::from_static(b"\x01\x02")),
             ..PublishProperties::default()
-        };
+        }
+        .into();
     }
     conn.send(s0);
     conn.send(s1);
@@ -273,7 +276,7 @@ fn paho_case(version: ProtocolVersion) {
     }
     conn.send(unsuback);
 
-    let d = next!(conn, Packet::Disconnect(x) => x);
+    let d = next!(conn, Packet::Disconnect(x) => *x);
     if v5 {
         assert_eq!(d.reason_code, ReasonCode::DisconnectWithWill);
         assert_eq!(

@@ -794,7 +794,7 @@ impl Broker {
         let mut conn = self.connect(connect.protocol, name, d);
         conn.send(connect);
         let ack = conn.expect("CONNACK", |p| match p {
-            Packet::ConnAck(a) => Some(a.clone()),
+            Packet::ConnAck(a) => Some(ConnAck::clone(a)),
             _ => None,
         });
         assert_eq!(

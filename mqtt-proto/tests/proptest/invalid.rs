@@ -21,7 +21,7 @@ fn disallowed_reason_code() -> BoxedStrategy<Packet> {
     prop_oneof![
         (connack(V5), bad(PacketType::ConnAck)).prop_map(|(mut p, rc)| {
             p.reason_code = rc;
-            Packet::ConnAck(p)
+            Packet::from(p)
         }),
         (puback(V5), bad(PacketType::PubAck)).prop_map(|(mut p, rc)| {
             p.reason_code = rc;
@@ -51,11 +51,11 @@ fn disallowed_reason_code() -> BoxedStrategy<Packet> {
         }),
         (disconnect(V5), bad(PacketType::Disconnect)).prop_map(|(mut p, rc)| {
             p.reason_code = rc;
-            Packet::Disconnect(p)
+            Packet::from(p)
         }),
         (auth(), bad(PacketType::Auth)).prop_map(|(mut p, rc)| {
             p.reason_code = rc;
-            Packet::Auth(p)
+            Packet::from(p)
         }),
     ]
     .boxed()
@@ -68,27 +68,27 @@ fn oversized_binary() -> BoxedStrategy<Packet> {
         (per_version(connect), will(V3_1_1)).prop_map(move |((_, mut c), mut w)| {
             w.payload = huge();
             c.will = Some(w);
-            Packet::Connect(c)
+            Packet::from(c)
         }),
         per_version(connect).prop_map(move |(_, mut c)| {
             c.username = Some(MqttString::from_static("user"));
             c.password = Some(huge());
-            Packet::Connect(c)
+            Packet::from(c)
         }),
         connect(V5).prop_map(move |mut c| {
             c.properties.authentication_method = Some(MqttString::from_static("SCRAM"));
             c.properties.authentication_data = Some(huge());
-            Packet::Connect(c)
+            Packet::from(c)
         }),
         (connect(V5), will(V5)).prop_map(move |(mut c, mut w)| {
             w.properties.correlation_data = Some(huge());
             c.will = Some(w);
-            Packet::Connect(c)
+            Packet::from(c)
         }),
         connack(V5).prop_map(move |mut c| {
             c.properties.authentication_method = Some(MqttString::from_static("SCRAM"));
             c.properties.authentication_data = Some(huge());
-            Packet::ConnAck(c)
+            Packet::from(c)
         }),
         publish(V5).prop_map(move |mut p| {
             p.properties.correlation_data = Some(huge());
@@ -96,7 +96,7 @@ fn oversized_binary() -> BoxedStrategy<Packet> {
         }),
         auth_properties().prop_map(move |mut properties| {
             properties.authentication_data = Some(huge());
-            Packet::Auth(Auth {
+            Packet::from(Auth {
                 reason_code: ReasonCode::ContinueAuthentication,
                 properties,
             })
@@ -140,7 +140,7 @@ pub(crate) fn invalid_packet() -> BoxedStrategy<(Packet, ProtocolVersion, &'stat
                 .prop_map(|(mut c, rc)| {
                     c.session_present = true;
                     c.reason_code = rc;
-                    Packet::ConnAck(c)
+                    Packet::from(c)
                 })
                 .boxed(),
             "Session Present on a refused connection [MQTT-3.2.2-4] [MQTT-3.2.2-6]",
@@ -149,7 +149,7 @@ pub(crate) fn invalid_packet() -> BoxedStrategy<(Packet, ProtocolVersion, &'stat
             connack(V5)
                 .prop_map(|mut c| {
                     c.properties.maximum_qos = Some(QoS::ExactlyOnce);
-                    Packet::ConnAck(c)
+                    Packet::from(c)
                 })
                 .boxed(),
             "Maximum QoS 2 [MQTT-3.2.2-9]",
@@ -203,7 +203,7 @@ pub(crate) fn invalid_packet() -> BoxedStrategy<(Packet, ProtocolVersion, &'stat
                 .prop_map(|(mut c, password)| {
                     c.username = None;
                     c.password = Some(password);
-                    Packet::Connect(c)
+                    Packet::from(c)
                 })
                 .boxed(),
             "3.x password without a user name [MQTT-3.1.2-22]",

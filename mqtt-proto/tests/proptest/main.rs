@@ -166,7 +166,7 @@ proptest! {
         let mut c = c;
         c.properties.authentication_method = None;
         c.properties.authentication_data = Some(data);
-        check_encode_error(&Packet::Connect(c), V5, "Authentication Data without Method")?;
+        check_encode_error(&Packet::from(c), V5, "Authentication Data without Method")?;
     }
 
     /// "It is a Protocol Error to set the No Local bit to 1 on a Shared Subscription"

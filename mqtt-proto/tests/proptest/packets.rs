@@ -136,7 +136,7 @@ pub(crate) fn publish(v: ProtocolVersion) -> BoxedStrategy<Publish> {
                     qos_pid,
                     retain,
                     topic,
-                    properties,
+                    properties: properties.into(),
                     payload,
                 }
             },
@@ -315,8 +315,8 @@ pub(crate) fn auth() -> BoxedStrategy<Auth> {
 /// A valid packet of type `ty` for `v`, or `None` where the version has no such packet.
 fn packet_of(ty: PacketType, v: ProtocolVersion) -> Option<BoxedStrategy<Packet>> {
     Some(match ty {
-        PacketType::Connect => connect(v).prop_map(Packet::Connect).boxed(),
-        PacketType::ConnAck => connack(v).prop_map(Packet::ConnAck).boxed(),
+        PacketType::Connect => connect(v).prop_map(Packet::from).boxed(),
+        PacketType::ConnAck => connack(v).prop_map(Packet::from).boxed(),
         PacketType::Publish => publish(v).prop_map(Packet::Publish).boxed(),
         PacketType::PubAck => puback(v).prop_map(Packet::PubAck).boxed(),
         PacketType::PubRec => pubrec(v).prop_map(Packet::PubRec).boxed(),
@@ -328,8 +328,8 @@ fn packet_of(ty: PacketType, v: ProtocolVersion) -> Option<BoxedStrategy<Packet>
         PacketType::UnsubAck => unsuback(v).prop_map(Packet::UnsubAck).boxed(),
         PacketType::PingReq => Just(Packet::PingReq).boxed(),
         PacketType::PingResp => Just(Packet::PingResp).boxed(),
-        PacketType::Disconnect => disconnect(v).prop_map(Packet::Disconnect).boxed(),
-        PacketType::Auth if v.is_v5() => auth().prop_map(Packet::Auth).boxed(),
+        PacketType::Disconnect => disconnect(v).prop_map(Packet::from).boxed(),
+        PacketType::Auth if v.is_v5() => auth().prop_map(Packet::from).boxed(),
         PacketType::Auth => return None,
     })
 }
@@ -337,8 +337,8 @@ fn packet_of(ty: PacketType, v: ProtocolVersion) -> Option<BoxedStrategy<Packet>
 /// A valid packet of any type for `v`.
 pub(crate) fn any_packet(v: ProtocolVersion) -> BoxedStrategy<Packet> {
     let common = prop_oneof![
-        connect(v).prop_map(Packet::Connect),
-        connack(v).prop_map(Packet::ConnAck),
+        connect(v).prop_map(Packet::from),
+        connack(v).prop_map(Packet::from),
         publish(v).prop_map(Packet::Publish),
         puback(v).prop_map(Packet::PubAck),
         pubrec(v).prop_map(Packet::PubRec),
@@ -350,10 +350,10 @@ pub(crate) fn any_packet(v: ProtocolVersion) -> BoxedStrategy<Packet> {
         unsuback(v).prop_map(Packet::UnsubAck),
         Just(Packet::PingReq),
         Just(Packet::PingResp),
-        disconnect(v).prop_map(Packet::Disconnect),
+        disconnect(v).prop_map(Packet::from),
     ];
     if v.is_v5() {
-        prop_oneof![14 => common, 1 => auth().prop_map(Packet::Auth)].boxed()
+        prop_oneof![14 => common, 1 => auth().prop_map(Packet::from)].boxed()
     } else {
         common.boxed()
     }

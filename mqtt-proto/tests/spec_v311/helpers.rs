@@ -62,7 +62,7 @@ pub(crate) fn mstr(s: &str) -> MqttString {
 
 pub(crate) fn unwrap_connect(p: Packet) -> Connect {
     match p {
-        Packet::Connect(c) => c,
+        Packet::Connect(c) => *c,
         other => panic!("expected CONNECT, got {other:?}"),
     }
 }

@@ -1,8 +1,8 @@
 //! 3.3 PUBLISH, and 3.4 to 3.7 PUBACK, PUBREC, PUBREL, PUBCOMP.
 
 use mqtt_proto::{
-    DecodeError, EncodeError, PacketType, PubAck, PubComp, PubRec, PubRel, Publish,
-    PublishProperties, QoS, QoSPid, ReasonCode, StringError, TopicError, TopicName,
+    DecodeError, EncodeError, OptBox, PacketType, PubAck, PubComp, PubRec, PubRel, Publish, QoS,
+    QoSPid, ReasonCode, StringError, TopicError, TopicName,
 };
 
 use crate::common::{decode_in, hex, pid};
@@ -120,13 +120,10 @@ fn publish_payload_is_the_rest_and_may_be_empty() {
 #[test]
 fn encoding_v5_only_publish_content_for_3_1_1_fails() {
     let mut p = Publish::new(TopicName::from_static("a"), QoSPid::AtMostOnce, "");
-    p.properties = PublishProperties {
-        message_expiry_interval: Some(60),
-        ..PublishProperties::default()
-    };
+    p.properties.message_expiry_interval = Some(60);
     not_in_3_1_1(enc(p.clone()));
     // Without a topic name (a 5.0 topic alias) there is nothing to send in 3.1.1.
-    p.properties = PublishProperties::default();
+    p.properties = OptBox::none();
     p.topic = None;
     assert_eq!(enc(p), Err(EncodeError::MissingTopic));
 }

@@ -297,7 +297,7 @@ fn mqtt_3_1_3_5_codec_accepts_23_alphanumeric_client_id() {
     assert_eq!(c.client_id.as_str(), id);
     let long = "x".repeat(300);
     let c = Connect::new(V5, MqttString::try_from(long.as_str()).unwrap());
-    assert_eq!(ok(&enc(c.clone())), Packet::Connect(c));
+    assert_eq!(ok(&enc(c.clone())), Packet::from(c));
 }
 
 fn to_hex(b: &[u8]) -> String {

@@ -101,7 +101,8 @@ fn every_packet_round_trips_with_all_its_properties() {
                     SubscriptionId::new(SubscriptionId::MAX).unwrap(),
                 ],
                 content_type: Some(s("t")),
-            },
+            }
+            .into(),
             payload: Bytes::from_static(b"payload"),
         }
         .into(),

@@ -43,11 +43,11 @@ fn disconnect_short_forms() {
     // Property Length.
     assert_eq!(
         roundtrip(&hex("e0 00")),
-        Packet::Disconnect(Disconnect::new(ReasonCode::NORMAL_DISCONNECTION))
+        Packet::from(Disconnect::new(ReasonCode::NORMAL_DISCONNECTION))
     );
     assert_eq!(
         roundtrip(&hex("e0 01 8e")),
-        Packet::Disconnect(Disconnect::new(ReasonCode::SessionTakenOver))
+        Packet::from(Disconnect::new(ReasonCode::SessionTakenOver))
     );
     // Reason Code and an empty property list: valid, written back in the short form.
     assert_eq!(enc(ok(&hex("e0 02 00 00"))), hex("e0 00"));
@@ -84,7 +84,7 @@ fn mqtt_3_15_1_1_auth_flags_are_0000() {
 fn auth_short_form_and_full_form() {
     // [MQTT-3.15.2-1]
     // 3.15.2.1 (untagged): Success without properties may be a Remaining Length of 0.
-    assert_eq!(roundtrip(&hex("f0 00")), Packet::Auth(Auth::default()));
+    assert_eq!(roundtrip(&hex("f0 00")), Packet::from(Auth::default()));
     let bytes = hex("f0 0d 18 0b 15 00 03 61 62 63 16 00 02 01 02");
     let Packet::Auth(a) = roundtrip(&bytes) else {
         panic!("not an AUTH")
