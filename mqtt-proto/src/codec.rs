@@ -121,6 +121,13 @@ impl Reader {
 
     #[inline]
     pub(crate) fn var_int(&mut self) -> Result<u32, DecodeError> {
+        // Property identifiers and most lengths take one byte.
+        if let Some(&b) = self.available().first()
+            && b < 0x80
+        {
+            self.consume(1);
+            return Ok(u32::from(b));
+        }
         match decode_var_int(self.available(), self.version.is_v5())? {
             Some((v, n)) => {
                 self.consume(n);

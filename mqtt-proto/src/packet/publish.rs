@@ -156,7 +156,7 @@ impl Publish {
 
     /// Checks that `version` can carry the packet and computes its sizes from the field
     /// lengths; only a property list is counted by walking it.
-    #[inline]
+    #[inline(always)]
     fn layout(&self, version: ProtocolVersion) -> Result<Layout, EncodeError> {
         if self.dup && self.qos_pid == QoSPid::AtMostOnce {
             // [MQTT-3.3.1-2]
@@ -205,13 +205,24 @@ impl Publish {
         layout: &Layout,
         buf: &mut B,
     ) -> Result<(), EncodeError> {
-        let mut w = Writer(buf);
-        w.put_u8(((PacketType::Publish as u8) << 4) | self.flags());
-        w.put_var_int(layout.rem)?;
-        match &self.topic {
-            Some(t) => w.put_string(t.as_mqtt_str()),
-            None => w.put_u16(0),
+        // The fixed header and the topic length go out as one slice of constant length.
+        let first = ((PacketType::Publish as u8) << 4) | self.flags();
+        let topic: &[u8] = self
+            .topic
+            .as_ref()
+            .map_or(&[], |t| t.as_mqtt_str().as_bytes());
+        // A topic name is at most 65,535 bytes by construction.
+        let [hi, lo] = (topic.len() as u16).to_be_bytes();
+        let r = layout.rem;
+        let b = |shift: u32| (r >> shift) as u8 & 0x7F;
+        match var_int_len(r) {
+            1 => buf.put_slice(&[first, r as u8, hi, lo]),
+            2 => buf.put_slice(&[first, b(0) | 0x80, b(7), hi, lo]),
+            3 => buf.put_slice(&[first, b(0) | 0x80, b(7) | 0x80, b(14), hi, lo]),
+            _ => buf.put_slice(&[first, b(0) | 0x80, b(7) | 0x80, b(14) | 0x80, b(21), hi, lo]),
         }
+        buf.put_slice(topic);
+        let mut w = Writer(buf);
         if let Some(id) = self.qos_pid.packet_id() {
             w.put_u16(id.get());
         }
