@@ -142,6 +142,7 @@ fn put_id<S: Sink>(s: &mut S, id: PropertyId) {
 /// Byte properties that are booleans: any value but 0 or 1 is a Protocol Error.
 impl PropField for Option<bool> {
     const UNSET: Self = None;
+    #[inline]
     fn read(&mut self, id: PropertyId, r: &mut Reader) -> Result<(), DecodeError> {
         *self = Some(match r.u8()? {
             0 => false,
@@ -166,6 +167,7 @@ impl PropField for Option<bool> {
 /// Maximum QoS: 0 or 1; 2 is expressed by leaving the property out [MQTT-3.2.2-9].
 impl PropField for Option<QoS> {
     const UNSET: Self = None;
+    #[inline]
     fn read(&mut self, id: PropertyId, r: &mut Reader) -> Result<(), DecodeError> {
         *self = Some(match r.u8()? {
             0 => QoS::AtMostOnce,
@@ -193,6 +195,7 @@ impl PropField for Option<QoS> {
 
 impl PropField for Option<u16> {
     const UNSET: Self = None;
+    #[inline]
     fn read(&mut self, _: PropertyId, r: &mut Reader) -> Result<(), DecodeError> {
         *self = Some(r.u16()?);
         Ok(())
@@ -213,6 +216,7 @@ impl PropField for Option<u16> {
 /// Receive Maximum and Topic Alias may not be 0.
 impl PropField for Option<NonZeroU16> {
     const UNSET: Self = None;
+    #[inline]
     fn read(&mut self, id: PropertyId, r: &mut Reader) -> Result<(), DecodeError> {
         let v = NonZeroU16::new(r.u16()?).ok_or(match id {
             PropertyId::TopicAlias => DecodeError::TopicAliasZero,
@@ -236,6 +240,7 @@ impl PropField for Option<NonZeroU16> {
 
 impl PropField for Option<u32> {
     const UNSET: Self = None;
+    #[inline]
     fn read(&mut self, _: PropertyId, r: &mut Reader) -> Result<(), DecodeError> {
         *self = Some(r.u32()?);
         Ok(())
@@ -256,6 +261,7 @@ impl PropField for Option<u32> {
 /// Maximum Packet Size may not be 0.
 impl PropField for Option<NonZeroU32> {
     const UNSET: Self = None;
+    #[inline]
     fn read(&mut self, id: PropertyId, r: &mut Reader) -> Result<(), DecodeError> {
         *self = Some(NonZeroU32::new(r.u32()?).ok_or(DecodeError::InvalidPropertyValue(id))?);
         Ok(())
@@ -275,6 +281,7 @@ impl PropField for Option<NonZeroU32> {
 
 impl PropField for Option<MqttString> {
     const UNSET: Self = None;
+    #[inline]
     fn read(&mut self, _: PropertyId, r: &mut Reader) -> Result<(), DecodeError> {
         *self = Some(r.string()?);
         Ok(())
@@ -295,6 +302,7 @@ impl PropField for Option<MqttString> {
 /// Response Topic is a Topic Name: no wildcards [MQTT-3.3.2-14].
 impl PropField for Option<TopicName> {
     const UNSET: Self = None;
+    #[inline]
     fn read(&mut self, _: PropertyId, r: &mut Reader) -> Result<(), DecodeError> {
         let s = r.string()?;
         *self = Some(TopicName::new(s).map_err(DecodeError::InvalidTopicName)?);
@@ -315,6 +323,7 @@ impl PropField for Option<TopicName> {
 
 impl PropField for Option<Bytes> {
     const UNSET: Self = None;
+    #[inline]
     fn read(&mut self, _: PropertyId, r: &mut Reader) -> Result<(), DecodeError> {
         *self = Some(r.binary()?);
         Ok(())
@@ -339,6 +348,7 @@ fn read_subscription_id(id: PropertyId, r: &mut Reader) -> Result<SubscriptionId
 /// A Subscription Identifier in SUBSCRIBE: at most one (MQTT 5.0 section 3.8.2.1.2).
 impl PropField for Option<SubscriptionId> {
     const UNSET: Self = None;
+    #[inline]
     fn read(&mut self, id: PropertyId, r: &mut Reader) -> Result<(), DecodeError> {
         *self = Some(read_subscription_id(id, r)?);
         Ok(())
@@ -360,6 +370,7 @@ impl PropField for Option<SubscriptionId> {
 impl PropField for Vec<SubscriptionId> {
     const UNSET: Self = Self::new();
     const REPEATABLE: bool = true;
+    #[inline]
     fn read(&mut self, id: PropertyId, r: &mut Reader) -> Result<(), DecodeError> {
         self.push(read_subscription_id(id, r)?);
         Ok(())
@@ -381,6 +392,7 @@ impl PropField for Vec<SubscriptionId> {
 impl PropField for Vec<UserProperty> {
     const UNSET: Self = Self::new();
     const REPEATABLE: bool = true;
+    #[inline]
     fn read(&mut self, _: PropertyId, r: &mut Reader) -> Result<(), DecodeError> {
         let k = r.string()?;
         let v = r.string()?;
@@ -407,6 +419,7 @@ fn list_len(r: &mut Reader) -> Result<usize, DecodeError> {
     Ok(r.var_int()? as usize)
 }
 
+#[inline]
 fn read_id(r: &mut Reader) -> Result<PropertyId, DecodeError> {
     let raw = r.var_int()?;
     u8::try_from(raw)
@@ -415,6 +428,7 @@ fn read_id(r: &mut Reader) -> Result<PropertyId, DecodeError> {
         .ok_or(DecodeError::UnknownProperty(raw))
 }
 
+#[inline]
 fn read_field<F: PropField>(
     field: &mut F,
     id: PropertyId,

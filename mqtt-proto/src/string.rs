@@ -61,6 +61,7 @@ impl MqttString {
     /// # Errors
     /// [`StringError`] when the bytes are too long, not UTF-8, contain U+0000, or (with
     /// `strict`) contain a code point the specification discourages.
+    #[inline]
     pub fn from_bytes(bytes: Bytes, strict: bool) -> Result<Self, StringError> {
         if bytes.len() > Self::MAX_LEN {
             return Err(StringError::TooLong(bytes.len()));
