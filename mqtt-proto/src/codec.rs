@@ -220,7 +220,6 @@ pub(crate) trait Sink {
     fn add_len(&mut self, _n: usize) {}
     fn put_u8(&mut self, v: u8);
     fn put_u16(&mut self, v: u16);
-    fn put_u32(&mut self, v: u32);
     fn put_slice(&mut self, s: &[u8]);
 
     #[inline]
@@ -277,10 +276,6 @@ impl Sink for Counter {
         self.0 += 2;
     }
     #[inline]
-    fn put_u32(&mut self, _: u32) {
-        self.0 += 4;
-    }
-    #[inline]
     fn put_slice(&mut self, s: &[u8]) {
         self.0 += s.len();
     }
@@ -305,10 +300,6 @@ impl<B: BufMut + ?Sized> Sink for Writer<'_, B> {
     #[inline]
     fn put_u16(&mut self, v: u16) {
         self.0.put_u16(v);
-    }
-    #[inline]
-    fn put_u32(&mut self, v: u32) {
-        self.0.put_u32(v);
     }
     #[inline]
     fn put_slice(&mut self, s: &[u8]) {

@@ -133,10 +133,19 @@ pub(crate) trait PropField {
     fn is_unset(&self) -> bool;
 }
 
+// Every identifier is below 128, so its variable byte integer is one byte: the identifier
+// and a fixed-size value go out as one slice.
+
 #[inline]
 fn put_id<S: Sink>(s: &mut S, id: PropertyId) {
-    // Every identifier is below 128, so its variable byte integer is one byte.
     s.put_u8(id as u8);
+}
+
+/// The identifier and the two-byte length of a string of at most 65,535 bytes.
+#[inline]
+fn put_id_and_len<S: Sink>(s: &mut S, id: PropertyId, len: usize) {
+    let [a, b] = (len as u16).to_be_bytes();
+    s.put_slice(&[id as u8, a, b]);
 }
 
 /// Byte properties that are booleans: any value but 0 or 1 is a Protocol Error.
@@ -154,8 +163,7 @@ impl PropField for Option<bool> {
     #[inline]
     fn write<S: Sink>(&self, id: PropertyId, s: &mut S) -> Result<(), EncodeError> {
         if let Some(v) = *self {
-            put_id(s, id);
-            s.put_u8(u8::from(v));
+            s.put_slice(&[id as u8, u8::from(v)]);
         }
         Ok(())
     }
@@ -182,8 +190,7 @@ impl PropField for Option<QoS> {
             None => Ok(()),
             Some(QoS::ExactlyOnce) => Err(EncodeError::InvalidValue("Maximum QoS 2")),
             Some(q) => {
-                put_id(s, id);
-                s.put_u8(q.as_u8());
+                s.put_slice(&[id as u8, q.as_u8()]);
                 Ok(())
             }
         }
@@ -203,8 +210,8 @@ impl PropField for Option<u16> {
     #[inline]
     fn write<S: Sink>(&self, id: PropertyId, s: &mut S) -> Result<(), EncodeError> {
         if let Some(v) = *self {
-            put_id(s, id);
-            s.put_u16(v);
+            let [a, b] = v.to_be_bytes();
+            s.put_slice(&[id as u8, a, b]);
         }
         Ok(())
     }
@@ -228,8 +235,8 @@ impl PropField for Option<NonZeroU16> {
     #[inline]
     fn write<S: Sink>(&self, id: PropertyId, s: &mut S) -> Result<(), EncodeError> {
         if let Some(v) = *self {
-            put_id(s, id);
-            s.put_u16(v.get());
+            let [a, b] = v.get().to_be_bytes();
+            s.put_slice(&[id as u8, a, b]);
         }
         Ok(())
     }
@@ -248,8 +255,8 @@ impl PropField for Option<u32> {
     #[inline]
     fn write<S: Sink>(&self, id: PropertyId, s: &mut S) -> Result<(), EncodeError> {
         if let Some(v) = *self {
-            put_id(s, id);
-            s.put_u32(v);
+            let [a, b, c, d] = v.to_be_bytes();
+            s.put_slice(&[id as u8, a, b, c, d]);
         }
         Ok(())
     }
@@ -269,8 +276,8 @@ impl PropField for Option<NonZeroU32> {
     #[inline]
     fn write<S: Sink>(&self, id: PropertyId, s: &mut S) -> Result<(), EncodeError> {
         if let Some(v) = *self {
-            put_id(s, id);
-            s.put_u32(v.get());
+            let [a, b, c, d] = v.get().to_be_bytes();
+            s.put_slice(&[id as u8, a, b, c, d]);
         }
         Ok(())
     }
@@ -289,8 +296,8 @@ impl PropField for Option<MqttString> {
     #[inline]
     fn write<S: Sink>(&self, id: PropertyId, s: &mut S) -> Result<(), EncodeError> {
         if let Some(v) = self {
-            put_id(s, id);
-            s.put_string(v);
+            put_id_and_len(s, id, v.len());
+            s.put_slice(v.as_bytes());
         }
         Ok(())
     }
@@ -311,8 +318,8 @@ impl PropField for Option<TopicName> {
     #[inline]
     fn write<S: Sink>(&self, id: PropertyId, s: &mut S) -> Result<(), EncodeError> {
         if let Some(v) = self {
-            put_id(s, id);
-            s.put_string(v.as_mqtt_str());
+            put_id_and_len(s, id, v.len());
+            s.put_slice(v.as_mqtt_str().as_bytes());
         }
         Ok(())
     }
@@ -402,8 +409,8 @@ impl PropField for Vec<UserProperty> {
     #[inline]
     fn write<S: Sink>(&self, id: PropertyId, s: &mut S) -> Result<(), EncodeError> {
         for (k, v) in self {
-            put_id(s, id);
-            s.put_string(k);
+            put_id_and_len(s, id, k.len());
+            s.put_slice(k.as_bytes());
             s.put_string(v);
         }
         Ok(())
