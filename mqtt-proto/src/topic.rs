@@ -158,20 +158,7 @@ impl TopicFilter {
     /// # Errors
     /// A [`TopicError`] naming the rule the filter breaks.
     pub fn new(raw: MqttString) -> Result<Self, TopicError> {
-        let filter_start = match raw.as_str().strip_prefix(SHARE_PREFIX) {
-            Some(rest) => {
-                let (group, filter) = rest
-                    .split_once('/')
-                    .ok_or(TopicError::InvalidSharedSubscription)?;
-                if group.is_empty() || group.contains(['+', '#']) || filter.is_empty() {
-                    return Err(TopicError::InvalidSharedSubscription);
-                }
-                SHARE_PREFIX.len() + group.len() + 1
-            }
-            None => 0,
-        };
-        let filter = raw.as_str().get(filter_start..).unwrap_or_default();
-        validate_filter(filter)?;
+        let filter_start = locate_filter(raw.as_str())?;
         Ok(Self { raw, filter_start })
     }
 
@@ -255,24 +242,77 @@ impl TopicFilter {
     /// # Errors
     /// A [`TopicError`] naming the rule the filter breaks.
     pub fn for_version(raw: MqttString, version: ProtocolVersion) -> Result<Self, TopicError> {
-        match Self::new(raw.clone()) {
-            Err(TopicError::InvalidSharedSubscription) if !version.is_v5() => {
-                validate_filter(raw.as_str())?;
-                Ok(Self {
-                    raw,
-                    filter_start: 0,
-                })
-            }
-            other => other,
+        let filter_start = filter_start_for_version(raw.as_str(), version)?;
+        Ok(Self { raw, filter_start })
+    }
+
+    /// A Topic Filter from the bytes of a received string. One pass over the bytes finds
+    /// U+0000 and checks the wildcard rules, before the UTF-8 check. String errors (a
+    /// Malformed Packet) come before the Topic Filter rules, as in
+    /// [`TopicFilter::for_version`] after reading a string.
+    #[inline]
+    pub(crate) fn from_wire(
+        bytes: Bytes,
+        version: ProtocolVersion,
+        strict: bool,
+    ) -> Result<Self, DecodeError> {
+        let scan = scan_filter(&bytes);
+        if scan.nul {
+            return Err(StringError::NullCharacter.into());
         }
+        let raw = MqttString::from_bytes_without_nul(bytes, strict)?;
+        let filter_start = if scan.plain_ok && !raw.as_str().starts_with(SHARE_PREFIX) {
+            // Not empty, not shared, and every wildcard occupies a whole level.
+            0
+        } else {
+            filter_start_for_version(raw.as_str(), version)
+                .map_err(DecodeError::InvalidTopicFilter)?
+        };
+        Ok(Self { raw, filter_start })
+    }
+}
+
+/// The byte offset of the filter proper in `raw` after checking it: 0, or just after a
+/// valid `$share/{group}/` prefix. A filter that starts with `$share/` must be a valid
+/// shared subscription.
+fn locate_filter(raw: &str) -> Result<usize, TopicError> {
+    let filter_start = match raw.strip_prefix(SHARE_PREFIX) {
+        Some(rest) => {
+            let (group, filter) = rest
+                .split_once('/')
+                .ok_or(TopicError::InvalidSharedSubscription)?;
+            if group.is_empty() || group.contains(['+', '#']) || filter.is_empty() {
+                return Err(TopicError::InvalidSharedSubscription);
+            }
+            SHARE_PREFIX.len() + group.len() + 1
+        }
+        None => 0,
+    };
+    validate_filter(raw.get(filter_start..).unwrap_or_default())?;
+    Ok(filter_start)
+}
+
+/// [`locate_filter`] for a connection of `version`: in MQTT 3.x a `$share/` filter that is
+/// not a valid shared subscription is checked as an ordinary filter.
+fn filter_start_for_version(raw: &str, version: ProtocolVersion) -> Result<usize, TopicError> {
+    match locate_filter(raw) {
+        Err(TopicError::InvalidSharedSubscription) if !version.is_v5() => {
+            validate_filter(raw)?;
+            Ok(0)
+        }
+        other => other,
     }
 }
 
 /// Checks the wildcard rules of a filter (without a share prefix).
 fn validate_filter(filter: &str) -> Result<(), TopicError> {
+    if scan_filter(filter.as_bytes()).plain_ok {
+        return Ok(());
+    }
     if filter.is_empty() {
         return Err(TopicError::Empty);
     }
+    // Some level breaks a rule: find the first one, and which rule it breaks.
     let mut levels = filter.split('/').peekable();
     while let Some(level) = levels.next() {
         if level.contains('#') && (level != "#" || levels.peek().is_some()) {
@@ -283,6 +323,69 @@ fn validate_filter(filter: &str) -> Result<(), TopicError> {
         }
     }
     Ok(())
+}
+
+/// What one pass over the bytes of a filter found.
+struct FilterScan {
+    /// A zero byte (U+0000).
+    nul: bool,
+    /// Not empty, and every `+` and `#` is a whole level, `#` the last one: the filter
+    /// is valid if it is not a shared subscription.
+    plain_ok: bool,
+}
+
+/// Scans a filter eight bytes at a time for U+0000 and for wildcards that are not a whole
+/// level. Levels are valid exactly when every wildcard byte follows a `/` (or the start),
+/// a `+` is followed by a `/` (or the end) and nothing follows a `#`. None of these bytes
+/// occurs inside a multi-byte UTF-8 sequence, so checking bytes checks characters.
+#[inline]
+fn scan_filter(bytes: &[u8]) -> FilterScan {
+    /// Bit 7 of each byte of `v` that is zero (exact per byte: no borrow between bytes).
+    #[inline(always)]
+    const fn zero_bytes(v: u64) -> u64 {
+        !(((v & LOW7) + LOW7) | v) & HIGH
+    }
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const LOW7: u64 = 0x7F7F_7F7F_7F7F_7F7F;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    const SLASH: u64 = ONES * b'/' as u64;
+    const PLUS: u64 = ONES * b'+' as u64;
+    const HASH: u64 = ONES * b'#' as u64;
+    /// Bit 7 of byte 0: the flag of the byte before a word (its last byte's flag).
+    const FIRST: u64 = 0x80;
+    let (words, tail) = bytes.as_chunks::<8>();
+    // Flags of the byte before the current word: the start counts as a `/`.
+    let (mut slash_before, mut plus_before, mut hash_before) = (FIRST, 0u64, 0u64);
+    let (mut nul, mut bad) = (0u64, 0u64);
+    let mut word = |v: u64, valid: u64| {
+        let slash = zero_bytes(v ^ SLASH) & valid;
+        let plus = zero_bytes(v ^ PLUS) & valid;
+        let hash = zero_bytes(v ^ HASH) & valid;
+        nul |= zero_bytes(v) & valid;
+        // Flags of each byte's predecessor: shift by one byte, carry in the previous word's.
+        let prev_slash = (slash << 8) | slash_before;
+        let prev_plus = (plus << 8) | plus_before;
+        let prev_hash = (hash << 8) | hash_before;
+        bad |= ((plus | hash) & !prev_slash) | (prev_plus & !slash & valid) | (prev_hash & valid);
+        slash_before = slash >> 56;
+        plus_before = plus >> 56;
+        hash_before = hash >> 56;
+    };
+    for w in words {
+        word(u64::from_le_bytes(*w), HIGH);
+    }
+    if !tail.is_empty() {
+        let mut v = 0u64;
+        for (i, &b) in tail.iter().enumerate() {
+            v |= u64::from(b) << (8 * i);
+        }
+        // Only the tail's bytes count; the zero padding above them is ignored.
+        word(v, HIGH >> (8 * (8 - tail.len())));
+    }
+    FilterScan {
+        nul: nul != 0,
+        plain_ok: bad == 0 && !bytes.is_empty(),
+    }
 }
 
 /// Matches a topic against a filter proper, level by level.

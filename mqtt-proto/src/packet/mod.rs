@@ -181,6 +181,27 @@ pub(crate) trait Read: Sized {
     fn read(flags: u8, r: &mut Reader) -> Result<Self, DecodeError>;
 }
 
+/// The number of entries at the front of a SUBSCRIBE or UNSUBSCRIBE payload (non-empty
+/// strings, each followed by `extra` bytes) that are wholly present, found by walking
+/// their length prefixes. It sizes the vector of decoded entries, so it is bounded by the
+/// bytes present, never by a count the peer claims: the walk stops at an entry that is
+/// empty (never a valid filter) or cut short, and each entry counted takes at least
+/// `3 + extra` bytes. The reads that follow check every entry.
+#[inline]
+fn count_entries(payload: &[u8], extra: usize) -> usize {
+    let mut n = 0;
+    let mut rest = payload;
+    while let Some((len, after)) = rest.split_first_chunk::<2>() {
+        let len = usize::from(u16::from_be_bytes(*len));
+        match after.get(len + extra..) {
+            Some(next) if len > 0 => rest = next,
+            _ => break,
+        }
+        n += 1;
+    }
+    n
+}
+
 /// Size of the variable header and payload, checked against the largest remaining length.
 fn remaining_len<P: Body>(p: &P, version: ProtocolVersion) -> Result<usize, EncodeError> {
     let mut c = Counter::default();

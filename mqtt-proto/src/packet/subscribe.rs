@@ -1,6 +1,6 @@
 //! SUBSCRIBE (MQTT 5.0 section 3.8, MQTT 3.1.1 section 3.8).
 
-use super::{Body, PacketType, Read};
+use super::{Body, PacketType, Read, count_entries};
 use crate::codec::{Reader, Sink};
 use crate::property::{SubscribeProperties, write_list};
 use crate::{DecodeError, EncodeError, PacketId, ProtocolVersion, QoS, TopicFilter};
@@ -139,12 +139,14 @@ impl Read for Subscribe {
         } else {
             SubscribeProperties::default()
         };
-        // Grows only with entries actually present: never sized from a claimed count.
-        let mut filters = Vec::new();
+        // The payload is read by a reader of its own, after its entries are counted.
+        let (version, strict) = (r.version, r.strict_strings);
+        let payload = r.rest();
+        let mut filters = Vec::with_capacity(count_entries(&payload, 1));
+        let r = &mut Reader::new(payload, version, strict);
         while !r.is_empty() {
-            let filter = TopicFilter::for_version(r.string()?, r.version)
-                .map_err(DecodeError::InvalidTopicFilter)?;
-            let options = SubscriptionOptions::from_byte(r.u8()?, r.version)?;
+            let filter = TopicFilter::from_wire(r.binary()?, version, strict)?;
+            let options = SubscriptionOptions::from_byte(r.u8()?, version)?;
             // [MQTT-3.8.3-4] (5.0): No Local on a shared subscription is a Protocol Error.
             if options.no_local && filter.is_shared() {
                 return Err(DecodeError::NoLocalOnSharedSubscription);

@@ -1,6 +1,6 @@
 //! UNSUBSCRIBE (MQTT 5.0 section 3.10, MQTT 3.1.1 section 3.10).
 
-use super::{Body, PacketType, Read};
+use super::{Body, PacketType, Read, count_entries};
 use crate::codec::{Reader, Sink};
 use crate::property::{UnsubscribeProperties, write_list};
 use crate::{DecodeError, EncodeError, PacketId, ProtocolVersion, TopicFilter};
@@ -47,12 +47,13 @@ impl Read for Unsubscribe {
         } else {
             UnsubscribeProperties::default()
         };
-        let mut filters = Vec::new();
+        // The payload is read by a reader of its own, after its entries are counted.
+        let (version, strict) = (r.version, r.strict_strings);
+        let payload = r.rest();
+        let mut filters = Vec::with_capacity(count_entries(&payload, 0));
+        let r = &mut Reader::new(payload, version, strict);
         while !r.is_empty() {
-            filters.push(
-                TopicFilter::for_version(r.string()?, r.version)
-                    .map_err(DecodeError::InvalidTopicFilter)?,
-            );
+            filters.push(TopicFilter::from_wire(r.binary()?, version, strict)?);
         }
         // [MQTT-3.10.3-2]: at least one filter.
         if filters.is_empty() {

@@ -175,3 +175,102 @@ fn malformed_share_filters_are_plain_filters_in_3_1_1() {
     let bad = MqttString::from_static("$share/g+/a#");
     assert!(TopicFilter::for_version(bad, ProtocolVersion::V3_1_1).is_err());
 }
+
+/// The wildcard rules level by level, as the specification states them: the reference
+/// the byte scan of [`validate_filter`] is checked against.
+fn validate_by_levels(filter: &str) -> Result<(), TopicError> {
+    if filter.is_empty() {
+        return Err(TopicError::Empty);
+    }
+    let mut levels = filter.split('/').peekable();
+    while let Some(level) = levels.next() {
+        if level.contains('#') && (level != "#" || levels.peek().is_some()) {
+            return Err(TopicError::InvalidMultiLevelWildcard);
+        }
+        if level.contains('+') && level != "+" {
+            return Err(TopicError::InvalidSingleLevelWildcard);
+        }
+    }
+    Ok(())
+}
+
+/// Every string over `alphabet` of at most `max` bytes.
+fn all_strings(alphabet: &[u8], max: usize) -> Vec<Vec<u8>> {
+    let mut out = vec![Vec::new()];
+    let mut last = vec![Vec::new()];
+    for _ in 0..max {
+        let next: Vec<Vec<u8>> = last
+            .iter()
+            .flat_map(|s| {
+                alphabet.iter().map(move |&b| {
+                    let mut t = s.clone();
+                    t.push(b);
+                    t
+                })
+            })
+            .collect();
+        out.extend(next.iter().cloned());
+        last = next;
+    }
+    out
+}
+
+#[test]
+fn filter_scan_agrees_with_the_level_rules() {
+    // Every short filter, and each behind prefixes that put it across the eight-byte
+    // words of the scan.
+    let prefixes = [
+        "",
+        "a",
+        "a/",
+        "aaaaaa",
+        "aaaaaaa",
+        "aaaaaa/",
+        "aaaaaaa/",
+        "a/b/c/d/e/f/",
+    ];
+    for s in all_strings(b"a/+#", 7) {
+        for p in prefixes {
+            let mut f = p.as_bytes().to_vec();
+            f.extend_from_slice(&s);
+            let f = String::from_utf8(f).unwrap();
+            assert_eq!(validate_filter(&f), validate_by_levels(&f), "{f:?}");
+        }
+    }
+}
+
+#[test]
+fn from_wire_agrees_with_reading_a_string_then_for_version() {
+    let reference = |bytes: &[u8], version| -> Result<TopicFilter, DecodeError> {
+        let s = MqttString::from_bytes(Bytes::copy_from_slice(bytes), false)?;
+        TopicFilter::for_version(s, version).map_err(DecodeError::InvalidTopicFilter)
+    };
+    let mut inputs = all_strings(b"a/+#\0", 6);
+    for p in ["$share/", "$share/g/", "$share//", "$share/g+/"] {
+        for s in all_strings(b"a/+#", 4) {
+            let mut f = p.as_bytes().to_vec();
+            f.extend_from_slice(&s);
+            inputs.push(f);
+        }
+    }
+    inputs.push(b"a/\xC0\xAF".to_vec());
+    inputs.push(b"\xFF/+".to_vec());
+    inputs.push(b"a\x00\xFF".to_vec());
+    inputs.push("\u{FEFF}/+/\u{2A6D4}/#".as_bytes().to_vec());
+    for bytes in inputs {
+        for version in [
+            ProtocolVersion::V3_1,
+            ProtocolVersion::V3_1_1,
+            ProtocolVersion::V5,
+        ] {
+            let got = TopicFilter::from_wire(Bytes::copy_from_slice(&bytes), version, false);
+            let want = reference(&bytes, version);
+            assert_eq!(got, want, "{bytes:?} {version:?}");
+            if let Ok(f) = got {
+                let want = want.unwrap();
+                assert_eq!(f.is_shared(), want.is_shared());
+                assert_eq!(f.filter(), want.filter());
+            }
+        }
+    }
+}
