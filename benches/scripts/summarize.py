@@ -3,10 +3,15 @@
 markdown tables of benches/README.md.
 
 Usage: python3 benches/scripts/summarize.py [CRITERION_DIR]   (default: target/criterion)
+       python3 benches/scripts/summarize.py target/paired/codec.json   (paired mode)
 
 Every number is criterion's median (of the per-sample mean times), in ns per packet
 (per filter/topic pair for topic matching). The ratio is the faster of mqttbytes and
 mqtt-protocol-core divided by mqtt-proto: above 1 means mqtt-proto is faster.
+
+Given the JSON file of the paired mode (`-- --paired`), it prints the tables that run
+printed: each number is the median over the rounds, the ratio is the median of the
+per-round ratios, followed by their interquartile range.
 """
 import json
 import pathlib
@@ -29,6 +34,16 @@ def load(root):
     return results
 
 
+def load_paired(path):
+    """The paired mode's results, and per workload the statistics of its per-round ratios."""
+    data = json.loads(path.read_text())
+    results, ratios = {}, {}
+    for w in data["workloads"]:
+        results[w["workload"]] = {r["id"]: r["ns"]["median"] for r in w["routines"]}
+        ratios[w["workload"]] = w["ratio"]
+    return results, ratios
+
+
 def fmt(ns):
     if ns is None:
         return "n/a"
@@ -46,16 +61,30 @@ def order(group):
 
 def main():
     root = pathlib.Path(sys.argv[1] if len(sys.argv) > 1 else "target/criterion")
-    results = load(root)
-    print(f"| workload | {MP} | {MB} | {MPC} | ratio |")
-    print("|---|---:|---:|---:|---:|")
+    paired = root.suffix == ".json"
+    if paired:
+        results, ratios = load_paired(root)
+        print(f"| workload | {MP} | {MB} | {MPC} | ratio | ratio p25-p75 |")
+        print("|---|---:|---:|---:|---:|---:|")
+    else:
+        results = load(root)
+        print(f"| workload | {MP} | {MB} | {MPC} | ratio |")
+        print("|---|---:|---:|---:|---:|")
     extra = []
     for group in sorted(results, key=order):
         r = results[group]
         others = [r[k] for k in (MB, MPC) if k in r]
         if MP in r:
-            ratio = f"{min(others) / r[MP]:.2f}x" if others else "n/a"
-            print(f"| {group} | {fmt(r.get(MP))} | {fmt(r.get(MB))} | {fmt(r.get(MPC))} | {ratio} |")
+            row = f"| {group} | {fmt(r.get(MP))} | {fmt(r.get(MB))} | {fmt(r.get(MPC))} |"
+            if paired:
+                st = ratios[group]
+                if st:
+                    row += f" {st['median']:.2f}x | {st['p25']:.2f}-{st['p75']:.2f} |"
+                else:
+                    row += " n/a | n/a |"
+            else:
+                row += f" {min(others) / r[MP]:.2f}x |" if others else " n/a |"
+            print(row)
         for k, v in sorted(r.items()):
             if k not in (MP, MB, MPC):
                 extra.append((group, k, v))

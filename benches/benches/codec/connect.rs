@@ -4,8 +4,6 @@ use std::hint::black_box;
 use std::num::NonZeroU16;
 
 use bytes::{Bytes, BytesMut};
-use criterion::Criterion;
-use criterion::measurement::Measurement;
 use mqtt_proto as mp;
 use mqtt_protocol_core::mqtt::connection::PacketBuilder;
 use mqtt_protocol_core::mqtt::packet::{
@@ -20,6 +18,7 @@ use crate::inputs::{
     SESSION_EXPIRY, USER_KEY, USER_VALUE, USERNAME, WILL_DELAY, WILL_PAYLOAD, WILL_TOPIC, mp_str,
     version, version_label,
 };
+use crate::suite::{Group, Suite};
 
 fn mp_connect(v5: bool) -> mp::Connect {
     let mut will = mp::Will {
@@ -210,50 +209,51 @@ fn check_connect(v5: bool) -> Vec<u8> {
     wire
 }
 
-pub(crate) fn connect_benches<M: Measurement>(cr: &mut Criterion<M>) {
+pub(crate) fn connect_benches(s: &mut impl Suite) {
     for v5 in [false, true] {
         let wire = check_connect(v5);
         let batch = SMALL_BATCH;
-        let mut g = cr.benchmark_group(format!("connect-decode/{}", version_label(v5)));
+        let mut g = s.group(format!("connect-decode/{}", version_label(v5)));
         bench_decode(&mut g, MQTT_PROTO, &wire, batch, |buf| {
             mp_decode_connect(buf, v5)
         });
         let mut builder = PacketBuilder::new();
         if v5 {
             bench_decode(&mut g, MQTTBYTES, &wire, batch, mb5_decode_connect);
-            bench_decode(&mut g, MPC, &wire, batch, |buf| {
+            bench_decode(&mut g, MPC, &wire, batch, move |buf| {
                 mpc5_decode_connect(&mut builder, buf)
             });
         } else {
             bench_decode(&mut g, MQTTBYTES, &wire, batch, mb4_decode_connect);
-            bench_decode(&mut g, MPC, &wire, batch, |buf| {
+            bench_decode(&mut g, MPC, &wire, batch, move |buf| {
                 mpc3_decode_connect(&mut builder, buf)
             });
         }
         g.finish();
 
-        let mut g = cr.benchmark_group(format!("connect-encode/{}", version_label(v5)));
         let v = version(v5);
+        // Declared before the group, which may hold the routines that borrow it.
         let p = mp_connect(v5);
+        let mut g = s.group(format!("connect-encode/{}", version_label(v5)));
         bench_encode(&mut g, MQTT_PROTO, 256, |buf| {
             black_box(&p).encode(v, buf).expect("encode");
         });
         if v5 {
             let p = mb5_connect();
-            bench_encode(&mut g, MQTTBYTES, 256, |buf| {
+            bench_encode(&mut g, MQTTBYTES, 256, move |buf| {
                 black_box(&p).write(buf).expect("encode");
             });
             let p = mpc5_connect();
-            bench_encode(&mut g, MPC, 256, |buf| {
+            bench_encode(&mut g, MPC, 256, move |buf| {
                 copy_slices(&black_box(&p).to_buffers(), buf);
             });
         } else {
             let p = mb4_connect();
-            bench_encode(&mut g, MQTTBYTES, 256, |buf| {
+            bench_encode(&mut g, MQTTBYTES, 256, move |buf| {
                 black_box(&p).write(buf).expect("encode");
             });
             let p = mpc3_connect();
-            bench_encode(&mut g, MPC, 256, |buf| {
+            bench_encode(&mut g, MPC, 256, move |buf| {
                 copy_slices(&black_box(&p).to_buffers(), buf);
             });
         }

@@ -4,45 +4,44 @@
 use std::hint::black_box;
 
 use bytes::BytesMut;
-use criterion::measurement::Measurement;
-use criterion::{BatchSize, BenchmarkGroup};
 use mqtt_protocol_core::mqtt::common::Cursor;
 use mqtt_protocol_core::mqtt::connection::{PacketBuildResult, PacketBuilder, RawPacket};
 
-/// Decode iterations per timed batch of `iter_batched`, for packets up to a few hundred
+use crate::suite::Group;
+
+/// Decode iterations per timed batch (`iter_batched`), for packets up to a few hundred
 /// bytes. A fixed size, not `BatchSize::SmallInput`: that makes batches of a tenth of a
 /// sample's iterations (up to ~10^5 here), and criterion writes the routine outputs (the
 /// decoded packets, 100-500 bytes each) into a fresh vector of that many inside the
 /// timed loop, so the timing measured the page faults of tens of MB of new memory more
 /// than the decoding. 128 outputs stay in cache, and the timer overhead per iteration is
 /// negligible (see the `overhead` group).
-pub(crate) const SMALL_BATCH: BatchSize = BatchSize::NumIterations(128);
+pub(crate) const SMALL_BATCH: u64 = 128;
 /// Decode iterations per timed batch for the 16 KiB payloads: 32 inputs are 512 KiB,
 /// which stay in L2 as a just-received buffer would be in cache.
-pub(crate) const LARGE_BATCH: BatchSize = BatchSize::NumIterations(32);
+pub(crate) const LARGE_BATCH: u64 = 32;
 
 /// Benchmarks decoding one packet per iteration from an owned buffer holding `wire`.
 ///
-/// The buffers are made by `iter_batched`'s setup (outside the timing); the routine gets
-/// the buffer by value and returns it with the decoded packet, so the drop of both is
-/// outside the timing as well.
-pub(crate) fn bench_decode<M: Measurement, O>(
-    g: &mut BenchmarkGroup<'_, M>,
+/// The buffers are made by the batch's setup (outside the timing); the routine gets the
+/// buffer by value and returns it with the decoded packet, so the drop of both is outside
+/// the timing as well.
+pub(crate) fn bench_decode<'a, O>(
+    g: &mut impl Group<'a>,
     codec: &str,
-    wire: &[u8],
-    batch: BatchSize,
-    mut decode: impl FnMut(&mut BytesMut) -> O,
+    wire: &'a [u8],
+    batch: u64,
+    mut decode: impl FnMut(&mut BytesMut) -> O + 'a,
 ) {
-    g.bench_function(codec, |b| {
-        b.iter_batched(
-            || BytesMut::from(wire),
-            |mut buf| {
-                let out = decode(black_box(&mut buf));
-                (buf, black_box(out))
-            },
-            batch,
-        );
-    });
+    g.iter_batched(
+        codec,
+        batch,
+        move || BytesMut::from(wire),
+        move |mut buf| {
+            let out = decode(black_box(&mut buf));
+            (buf, black_box(out))
+        },
+    );
 }
 
 /// Packets in one buffer for the stream variant of the PUBLISH decode benches.
@@ -51,41 +50,38 @@ pub(crate) const STREAM: usize = 16;
 /// Benchmarks decoding a stream of [`STREAM`] copies of `wire` from one buffer, as a
 /// connection decodes what one read brought in. The setup makes the buffer and a vector
 /// with room for every decoded packet; the routine decodes them all into the vector.
-pub(crate) fn bench_decode_stream<M: Measurement, O>(
-    g: &mut BenchmarkGroup<'_, M>,
+pub(crate) fn bench_decode_stream<'a, O>(
+    g: &mut impl Group<'a>,
     codec: &str,
     wire: &[u8],
-    batch: BatchSize,
-    mut decode: impl FnMut(&mut BytesMut, &mut Vec<O>),
+    batch: u64,
+    mut decode: impl FnMut(&mut BytesMut, &mut Vec<O>) + 'a,
 ) {
     let stream = wire.repeat(STREAM);
-    g.bench_function(codec, |b| {
-        b.iter_batched(
-            || (BytesMut::from(&stream[..]), Vec::with_capacity(STREAM)),
-            |(mut buf, mut out)| {
-                decode(black_box(&mut buf), &mut out);
-                assert_eq!(out.len(), STREAM);
-                (buf, black_box(out))
-            },
-            batch,
-        );
-    });
+    g.iter_batched(
+        codec,
+        batch,
+        move || (BytesMut::from(&stream[..]), Vec::with_capacity(STREAM)),
+        move |(mut buf, mut out)| {
+            decode(black_box(&mut buf), &mut out);
+            assert_eq!(out.len(), STREAM);
+            (buf, black_box(out))
+        },
+    );
 }
 
 /// Benchmarks encoding into one reused buffer, reserved once and cleared every iteration.
-pub(crate) fn bench_encode<M: Measurement>(
-    g: &mut BenchmarkGroup<'_, M>,
+pub(crate) fn bench_encode<'a>(
+    g: &mut impl Group<'a>,
     codec: &str,
     capacity: usize,
-    mut encode: impl FnMut(&mut BytesMut),
+    mut encode: impl FnMut(&mut BytesMut) + 'a,
 ) {
     let mut buf = BytesMut::with_capacity(capacity);
-    g.bench_function(codec, |b| {
-        b.iter(|| {
-            buf.clear();
-            encode(&mut buf);
-            black_box(&buf);
-        });
+    g.iter(codec, move || {
+        buf.clear();
+        encode(&mut buf);
+        black_box(&buf);
     });
 }
 

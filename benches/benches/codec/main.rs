@@ -21,26 +21,35 @@
 //! - the clock is the thread's CPU time (`MQTT_BENCH_WALL_CLOCK=1` for wall-clock time):
 //!   the machine these run on is shared, and CPU time leaves out the time the benchmark
 //!   thread is descheduled.
+//!
+//! Two runners take the same routines ([`suite`]): criterion (the default), and the paired
+//! mode (`-- --paired [FILTER]`, [`paired`]), which times the codecs of a workload in
+//! alternating rounds so that background load slows them alike.
 
 mod clock;
 mod connect;
 mod drivers;
 mod inputs;
 mod matching;
+mod paired;
 mod publish;
 mod subscribe;
+mod suite;
 
+use std::process::ExitCode;
 use std::time::Duration;
 
 use criterion::Criterion;
-use criterion::measurement::Measurement;
+use criterion::measurement::{Measurement, WallTime};
 
 use crate::clock::ThreadCpuTime;
 use crate::connect::connect_benches;
 use crate::drivers::{LARGE_BATCH, SMALL_BATCH, bench_decode};
 use crate::matching::matching_benches;
+use crate::paired::{Options, Paired};
 use crate::publish::publish_benches;
 use crate::subscribe::subscribe_benches;
+use crate::suite::{Group, Suite};
 
 fn config() -> Criterion {
     Criterion::default()
@@ -50,9 +59,9 @@ fn config() -> Criterion {
 }
 
 /// The floor of the decode benches: the same batched loop with a routine that does nothing.
-fn overhead_benches<M: Measurement>(cr: &mut Criterion<M>) {
+fn overhead_benches(s: &mut impl Suite) {
     let wire = vec![0u8; 100];
-    let mut g = cr.benchmark_group("overhead/empty-routine");
+    let mut g = s.group("overhead/empty-routine".to_owned());
     for (name, batch) in [
         ("batch of 128 (packets up to 1 KiB)", SMALL_BATCH),
         ("batch of 32 (16 KiB payloads)", LARGE_BATCH),
@@ -62,21 +71,48 @@ fn overhead_benches<M: Measurement>(cr: &mut Criterion<M>) {
     g.finish();
 }
 
+/// Every group, in criterion's order.
+fn benches(s: &mut impl Suite) {
+    overhead_benches(s);
+    publish_benches(s);
+    connect_benches(s);
+    subscribe_benches(s);
+    matching_benches(s);
+}
+
 fn run<M: Measurement>(cr: Criterion<M>) {
     let mut cr = cr.configure_from_args();
-    overhead_benches(&mut cr);
-    publish_benches(&mut cr);
-    connect_benches(&mut cr);
-    subscribe_benches(&mut cr);
-    matching_benches(&mut cr);
+    benches(&mut cr);
     cr.final_summary();
 }
 
-/// Measures thread CPU time, or wall-clock time when `MQTT_BENCH_WALL_CLOCK` is set.
-fn main() {
-    if std::env::var_os("MQTT_BENCH_WALL_CLOCK").is_some() {
+fn run_paired<M: Measurement>(mut paired: Paired<M>) {
+    benches(&mut paired);
+    paired.report();
+}
+
+/// Runs criterion, or the paired mode given `--paired`; measures thread CPU time, or
+/// wall-clock time when `MQTT_BENCH_WALL_CLOCK` is set.
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let wall = std::env::var_os("MQTT_BENCH_WALL_CLOCK").is_some();
+    if args.iter().any(|a| a == "--paired") {
+        let options = match Options::parse(&args) {
+            Ok(options) => options,
+            Err(e) => {
+                eprintln!("{e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        if wall {
+            run_paired(Paired::new(WallTime, "wall", options));
+        } else {
+            run_paired(Paired::new(ThreadCpuTime, "thread-cpu", options));
+        }
+    } else if wall {
         run(config());
     } else {
         run(config().with_measurement(ThreadCpuTime));
     }
+    ExitCode::SUCCESS
 }

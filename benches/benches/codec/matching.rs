@@ -2,13 +2,12 @@
 
 use std::hint::black_box;
 
-use criterion::measurement::Measurement;
-use criterion::{Criterion, Throughput};
 use mqtt_proto as mp;
 
 use crate::inputs::{FILTERS, MQTT_PROTO, MQTTBYTES, TOPICS};
+use crate::suite::{Group, Suite};
 
-pub(crate) fn matching_benches<M: Measurement>(cr: &mut Criterion<M>) {
+pub(crate) fn matching_benches(s: &mut impl Suite) {
     let filters: Vec<mp::TopicFilter> = FILTERS
         .iter()
         .map(|&(f, _)| mp::TopicFilter::from_static(f))
@@ -25,29 +24,25 @@ pub(crate) fn matching_benches<M: Measurement>(cr: &mut Criterion<M>) {
     assert!(hits > 20 && hits < 80, "{hits} matches");
 
     let pairs = (filters.len() * TOPICS.len()) as u64;
-    let mut g = cr.benchmark_group("topic-match/10x10");
-    g.throughput(Throughput::Elements(pairs));
-    g.bench_function(MQTT_PROTO, |b| {
-        b.iter(|| {
-            let mut n = 0usize;
-            for f in black_box(&filters) {
-                for t in black_box(TOPICS) {
-                    n += usize::from(f.matches(t));
-                }
+    let mut g = s.group("topic-match/10x10".to_owned());
+    g.elements(pairs);
+    g.iter(MQTT_PROTO, || {
+        let mut n = 0usize;
+        for f in black_box(&filters) {
+            for t in black_box(TOPICS) {
+                n += usize::from(f.matches(t));
             }
-            n
-        });
+        }
+        n
     });
-    g.bench_function(MQTTBYTES, |b| {
-        b.iter(|| {
-            let mut n = 0usize;
-            for &(f, _) in black_box(&FILTERS) {
-                for t in black_box(TOPICS) {
-                    n += usize::from(mqttbytes::matches(t, f));
-                }
+    g.iter(MQTTBYTES, || {
+        let mut n = 0usize;
+        for &(f, _) in black_box(&FILTERS) {
+            for t in black_box(TOPICS) {
+                n += usize::from(mqttbytes::matches(t, f));
             }
-            n
-        });
+        }
+        n
     });
     g.finish();
 }

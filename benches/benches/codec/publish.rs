@@ -4,8 +4,6 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use criterion::measurement::Measurement;
-use criterion::{BatchSize, Criterion, Throughput};
 use mqtt_proto as mp;
 use mqtt_protocol_core::mqtt::common::Cursor;
 use mqtt_protocol_core::mqtt::connection::{PacketBuilder, PacketData, RawPacket};
@@ -23,6 +21,7 @@ use crate::inputs::{
     CONTENT_TYPE, MAX_PACKET, MESSAGE_EXPIRY, MPC, MQTT_PROTO, MQTTBYTES, PACKET_ID, TOPIC,
     USER_KEY, USER_VALUE, mb_qos, mp_str, version, version_label,
 };
+use crate::suite::{Group, Suite};
 
 #[derive(Clone, Copy)]
 struct PubCase {
@@ -281,7 +280,7 @@ fn check_publish(c: PubCase) -> Vec<u8> {
     wire
 }
 
-pub(crate) fn publish_benches<M: Measurement>(cr: &mut Criterion<M>) {
+pub(crate) fn publish_benches(s: &mut impl Suite) {
     for v5 in [false, true] {
         for qos1 in [false, true] {
             for payload_len in [64, 16 * 1024] {
@@ -290,18 +289,18 @@ pub(crate) fn publish_benches<M: Measurement>(cr: &mut Criterion<M>) {
                     qos1,
                     payload_len,
                 };
-                publish_decode(cr, c);
-                publish_decode_stream(cr, c);
-                publish_encode(cr, c);
+                publish_decode(s, c);
+                publish_decode_stream(s, c);
+                publish_encode(s, c);
             }
         }
     }
 }
 
-fn publish_decode<M: Measurement>(cr: &mut Criterion<M>, c: PubCase) {
+fn publish_decode(s: &mut impl Suite, c: PubCase) {
     let wire = check_publish(c);
     let v5 = c.v5;
-    let mut g = cr.benchmark_group(format!("publish-decode/{}", c.label()));
+    let mut g = s.group(format!("publish-decode/{}", c.label()));
     let batch = if c.payload_len > 1024 {
         // Copying a 16 KiB input (setup) takes far longer than a zero-copy decode of it:
         // a shorter measurement keeps the wall time of the run in bounds.
@@ -317,13 +316,13 @@ fn publish_decode<M: Measurement>(cr: &mut Criterion<M>, c: PubCase) {
     if v5 {
         bench_decode(&mut g, MQTTBYTES, &wire, batch, mb5_decode_publish);
         let mut builder = PacketBuilder::new();
-        bench_decode(&mut g, MPC, &wire, batch, |buf| {
+        bench_decode(&mut g, MPC, &wire, batch, move |buf| {
             mpc5_decode_publish(&mut builder, buf)
         });
     } else {
         bench_decode(&mut g, MQTTBYTES, &wire, batch, mb4_decode_publish);
         let mut builder = PacketBuilder::new();
-        bench_decode(&mut g, MPC, &wire, batch, |buf| {
+        bench_decode(&mut g, MPC, &wire, batch, move |buf| {
             mpc3_decode_publish(&mut builder, buf)
         });
     }
@@ -336,58 +335,46 @@ fn publish_decode<M: Measurement>(cr: &mut Criterion<M>, c: PubCase) {
     let name = format!("{MPC} (parse only, pre-framed)");
     let setup = || std::sync::Arc::<[u8]>::from(body);
     if v5 {
-        g.bench_function(name, |b| {
-            b.iter_batched(
-                setup,
-                |arc| {
-                    mpc5::Publish::parse(flags, black_box(arc))
-                        .expect("parse")
-                        .0
-                },
-                batch,
-            );
+        g.iter_batched(&name, batch, setup, move |arc| {
+            mpc5::Publish::parse(flags, black_box(arc))
+                .expect("parse")
+                .0
         });
     } else {
-        g.bench_function(name, |b| {
-            b.iter_batched(
-                setup,
-                |arc| {
-                    mpc3::Publish::parse(flags, black_box(arc))
-                        .expect("parse")
-                        .0
-                },
-                batch,
-            );
+        g.iter_batched(&name, batch, setup, move |arc| {
+            mpc3::Publish::parse(flags, black_box(arc))
+                .expect("parse")
+                .0
         });
     }
     g.finish();
 }
 
-fn publish_decode_stream<M: Measurement>(cr: &mut Criterion<M>, c: PubCase) {
+fn publish_decode_stream(s: &mut impl Suite, c: PubCase) {
     let wire = check_publish(c);
     let v5 = c.v5;
-    let mut g = cr.benchmark_group(format!("publish-decode-stream{STREAM}/{}", c.label()));
-    g.throughput(Throughput::Elements(STREAM as u64));
+    let mut g = s.group(format!("publish-decode-stream{STREAM}/{}", c.label()));
+    g.elements(STREAM as u64);
     let batch = if c.payload_len > 1024 {
         // 16 packets of 16 KiB are 256 KiB to copy per iteration (setup): shorter.
         g.measurement_time(Duration::from_millis(400));
-        BatchSize::NumIterations(4)
+        4
     } else {
-        BatchSize::NumIterations(32)
+        32
     };
-    bench_decode_stream(&mut g, MQTT_PROTO, &wire, batch, |buf, out| {
+    bench_decode_stream(&mut g, MQTT_PROTO, &wire, batch, move |buf, out| {
         for _ in 0..STREAM {
             out.push(mp_decode_publish(buf, v5));
         }
     });
     let mut builder = PacketBuilder::new();
     if v5 {
-        bench_decode_stream(&mut g, MQTTBYTES, &wire, batch, |buf, out| {
+        bench_decode_stream(&mut g, MQTTBYTES, &wire, batch, move |buf, out| {
             for _ in 0..STREAM {
                 out.push(mb5_decode_publish(buf));
             }
         });
-        bench_decode_stream(&mut g, MPC, &wire, batch, |buf, out| {
+        bench_decode_stream(&mut g, MPC, &wire, batch, move |buf, out| {
             let mut cursor = Cursor::new(&buf[..]);
             for _ in 0..STREAM {
                 let (flags, body) = mpc_publish_body(mpc_next(&mut builder, &mut cursor));
@@ -395,12 +382,12 @@ fn publish_decode_stream<M: Measurement>(cr: &mut Criterion<M>, c: PubCase) {
             }
         });
     } else {
-        bench_decode_stream(&mut g, MQTTBYTES, &wire, batch, |buf, out| {
+        bench_decode_stream(&mut g, MQTTBYTES, &wire, batch, move |buf, out| {
             for _ in 0..STREAM {
                 out.push(mb4_decode_publish(buf));
             }
         });
-        bench_decode_stream(&mut g, MPC, &wire, batch, |buf, out| {
+        bench_decode_stream(&mut g, MPC, &wire, batch, move |buf, out| {
             let mut cursor = Cursor::new(&buf[..]);
             for _ in 0..STREAM {
                 let (flags, body) = mpc_publish_body(mpc_next(&mut builder, &mut cursor));
@@ -419,31 +406,31 @@ fn wire_remaining(wire: &[u8]) -> u32 {
         .0
 }
 
-fn publish_encode<M: Measurement>(cr: &mut Criterion<M>, c: PubCase) {
+fn publish_encode(s: &mut impl Suite, c: PubCase) {
     let v = version(c.v5);
     let cap = c.payload_len + 256;
-    let mut g = cr.benchmark_group(format!("publish-encode/{}", c.label()));
-
+    // Declared before the group, which may hold the routines that borrow it.
     let p = mp_publish(c);
+    let mut g = s.group(format!("publish-encode/{}", c.label()));
     bench_encode(&mut g, MQTT_PROTO, cap, |buf| {
         black_box(&p).encode(v, buf).expect("encode");
     });
     if c.v5 {
         let p = mb5_publish(c);
-        bench_encode(&mut g, MQTTBYTES, cap, |buf| {
+        bench_encode(&mut g, MQTTBYTES, cap, move |buf| {
             black_box(&p).write(buf).expect("encode");
         });
         let p = mpc5_publish(c);
-        bench_encode(&mut g, MPC, cap, |buf| {
+        bench_encode(&mut g, MPC, cap, move |buf| {
             copy_slices(&black_box(&p).to_buffers(), buf);
         });
     } else {
         let p = mb4_publish(c);
-        bench_encode(&mut g, MQTTBYTES, cap, |buf| {
+        bench_encode(&mut g, MQTTBYTES, cap, move |buf| {
             black_box(&p).write(buf).expect("encode");
         });
         let p = mpc3_publish(c);
-        bench_encode(&mut g, MPC, cap, |buf| {
+        bench_encode(&mut g, MPC, cap, move |buf| {
             copy_slices(&black_box(&p).to_buffers(), buf);
         });
     }
@@ -456,22 +443,26 @@ fn publish_encode<M: Measurement>(cr: &mut Criterion<M>, c: PubCase) {
         p.encode_header(v, buf).expect("encode_header");
         black_box(&p.payload);
     });
+    let to_buffers = format!("{MPC} to_buffers");
+    // Its other whole-packet encoding, into a new Vec each time.
+    let to_continuous = format!("{MPC} to_continuous_buffer");
     if c.v5 {
         let p = mpc5_publish(c);
-        g.bench_function(format!("{MPC} to_buffers"), |b| {
-            b.iter(|| black_box(black_box(&p).to_buffers()).len());
+        g.iter(&to_buffers, move || {
+            black_box(black_box(&p).to_buffers()).len()
         });
-        // Its other whole-packet encoding, into a new Vec each time.
-        g.bench_function(format!("{MPC} to_continuous_buffer"), |b| {
-            b.iter(|| black_box(black_box(&p).to_continuous_buffer()).len());
+        let p = mpc5_publish(c);
+        g.iter(&to_continuous, move || {
+            black_box(black_box(&p).to_continuous_buffer()).len()
         });
     } else {
         let p = mpc3_publish(c);
-        g.bench_function(format!("{MPC} to_buffers"), |b| {
-            b.iter(|| black_box(black_box(&p).to_buffers()).len());
+        g.iter(&to_buffers, move || {
+            black_box(black_box(&p).to_buffers()).len()
         });
-        g.bench_function(format!("{MPC} to_continuous_buffer"), |b| {
-            b.iter(|| black_box(black_box(&p).to_continuous_buffer()).len());
+        let p = mpc3_publish(c);
+        g.iter(&to_continuous, move || {
+            black_box(black_box(&p).to_continuous_buffer()).len()
         });
     }
     g.finish();

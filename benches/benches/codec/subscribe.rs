@@ -4,8 +4,6 @@
 use std::hint::black_box;
 
 use bytes::BytesMut;
-use criterion::Criterion;
-use criterion::measurement::Measurement;
 use mqtt_proto as mp;
 use mqtt_protocol_core::mqtt::connection::PacketBuilder;
 use mqtt_protocol_core::mqtt::packet::{
@@ -18,6 +16,7 @@ use crate::inputs::{
     FILTERS, MAX_PACKET, MPC, MQTT_PROTO, MQTTBYTES, PACKET_ID, SUBSCRIPTION_ID, mb_qos, mp_qos,
     mpc_qos, version, version_label,
 };
+use crate::suite::{Group, Suite};
 
 fn mp_subscribe(v5: bool) -> mp::Subscribe {
     let mut properties = mp::SubscribeProperties::default();
@@ -158,50 +157,51 @@ fn check_subscribe(v5: bool) -> Vec<u8> {
     wire
 }
 
-pub(crate) fn subscribe_benches<M: Measurement>(cr: &mut Criterion<M>) {
+pub(crate) fn subscribe_benches(s: &mut impl Suite) {
     for v5 in [false, true] {
         let wire = check_subscribe(v5);
         let batch = SMALL_BATCH;
-        let mut g = cr.benchmark_group(format!("subscribe-decode/{}", version_label(v5)));
+        let mut g = s.group(format!("subscribe-decode/{}", version_label(v5)));
         bench_decode(&mut g, MQTT_PROTO, &wire, batch, |buf| {
             mp_decode_subscribe(buf, v5)
         });
         let mut builder = PacketBuilder::new();
         if v5 {
             bench_decode(&mut g, MQTTBYTES, &wire, batch, mb5_decode_subscribe);
-            bench_decode(&mut g, MPC, &wire, batch, |buf| {
+            bench_decode(&mut g, MPC, &wire, batch, move |buf| {
                 mpc5_decode_subscribe(&mut builder, buf)
             });
         } else {
             bench_decode(&mut g, MQTTBYTES, &wire, batch, mb4_decode_subscribe);
-            bench_decode(&mut g, MPC, &wire, batch, |buf| {
+            bench_decode(&mut g, MPC, &wire, batch, move |buf| {
                 mpc3_decode_subscribe(&mut builder, buf)
             });
         }
         g.finish();
 
-        let mut g = cr.benchmark_group(format!("subscribe-encode/{}", version_label(v5)));
         let v = version(v5);
+        // Declared before the group, which may hold the routines that borrow it.
         let p = mp_subscribe(v5);
+        let mut g = s.group(format!("subscribe-encode/{}", version_label(v5)));
         bench_encode(&mut g, MQTT_PROTO, 512, |buf| {
             black_box(&p).encode(v, buf).expect("encode");
         });
         if v5 {
             let p = mb5_subscribe();
-            bench_encode(&mut g, MQTTBYTES, 512, |buf| {
+            bench_encode(&mut g, MQTTBYTES, 512, move |buf| {
                 black_box(&p).write(buf).expect("encode");
             });
             let p = mpc5_subscribe();
-            bench_encode(&mut g, MPC, 512, |buf| {
+            bench_encode(&mut g, MPC, 512, move |buf| {
                 copy_slices(&black_box(&p).to_buffers(), buf);
             });
         } else {
             let p = mb4_subscribe();
-            bench_encode(&mut g, MQTTBYTES, 512, |buf| {
+            bench_encode(&mut g, MQTTBYTES, 512, move |buf| {
                 black_box(&p).write(buf).expect("encode");
             });
             let p = mpc3_subscribe();
-            bench_encode(&mut g, MPC, 512, |buf| {
+            bench_encode(&mut g, MPC, 512, move |buf| {
                 copy_slices(&black_box(&p).to_buffers(), buf);
             });
         }
