@@ -1,10 +1,13 @@
 //! CONNECT (MQTT 5.0 section 3.1, MQTT 3.1.1 section 3.1).
 
-use bytes::Bytes;
+use bytes::{BufMut, Bytes};
 
-use super::{Body, PacketType, Read};
-use crate::codec::{Reader, Sink};
-use crate::property::{ConnectProperties, PropertyId, WillProperties, write_list};
+use super::{
+    Laid, PacketType, Read, binary_len, checked_rem, list_len, put_fields, put_header, put_list,
+    put_prefixed,
+};
+use crate::codec::Reader;
+use crate::property::{ConnectProperties, PropertyId, WillProperties};
 use crate::{DecodeError, EncodeError, MqttString, ProtocolVersion, QoS, TopicName};
 
 /// The first packet a client sends: who it is, how its session and will behave.
@@ -87,10 +90,18 @@ fn read_protocol(r: &mut Reader) -> Result<ProtocolVersion, DecodeError> {
     Ok(version)
 }
 
-impl Body for Connect {
-    const TYPE: PacketType = PacketType::Connect;
+/// The lengths of a CONNECT's property lists (5.0).
+pub(crate) struct ConnectLayout {
+    properties: Option<u32>,
+    will_properties: Option<u32>,
+}
 
-    fn write<S: Sink>(&self, _: ProtocolVersion, s: &mut S) -> Result<(), EncodeError> {
+impl Laid for Connect {
+    type Layout = ConnectLayout;
+
+    /// A CONNECT is laid out for its own `protocol`, whatever the connection's version.
+    #[inline]
+    fn layout(&self, _: ProtocolVersion) -> Result<(u32, ConnectLayout), EncodeError> {
         let v5 = self.protocol.is_v5();
         let not_in = |field| EncodeError::NotInVersion {
             field,
@@ -115,6 +126,45 @@ impl Body for Connect {
                 "Authentication Data without Authentication Method",
             ));
         }
+        // The protocol name, level, flags and keep alive, then the client id.
+        let mut rem = 2 + self.protocol.protocol_name().len() + 4 + 2 + self.client_id.len();
+        let properties = if v5 {
+            let (n, len) = list_len(&self.properties)?;
+            rem += len;
+            Some(n)
+        } else {
+            None
+        };
+        let mut will_properties = None;
+        if let Some(will) = &self.will {
+            if v5 {
+                let (n, len) = list_len(&will.properties)?;
+                rem += len;
+                will_properties = Some(n);
+            }
+            rem += 2 + will.topic.len() + binary_len("will payload", &will.payload)?;
+        }
+        if let Some(u) = &self.username {
+            rem += 2 + u.len();
+        }
+        if let Some(p) = &self.password {
+            rem += binary_len("password", p)?;
+        }
+        let layout = ConnectLayout {
+            properties,
+            will_properties,
+        };
+        Ok((checked_rem(rem)?, layout))
+    }
+
+    #[inline]
+    fn write<B: BufMut + ?Sized>(
+        &self,
+        _: ProtocolVersion,
+        rem: u32,
+        layout: &ConnectLayout,
+        buf: &mut B,
+    ) -> Result<(), EncodeError> {
         let mut flags = 0;
         if self.clean_start {
             flags |= CLEAN_START;
@@ -131,26 +181,49 @@ impl Body for Connect {
         if self.username.is_some() {
             flags |= USERNAME;
         }
-        s.put_binary("protocol name", self.protocol.protocol_name().as_bytes())?;
-        s.put_u8(self.protocol.level());
-        s.put_u8(flags);
-        s.put_u16(self.keep_alive);
-        if v5 {
-            write_list(s, &self.properties)?;
-        }
-        s.put_string(&self.client_id);
-        if let Some(will) = &self.will {
-            if v5 {
-                write_list(s, &will.properties)?;
+        let first = (PacketType::Connect as u8) << 4;
+        let name = self.protocol.protocol_name().as_bytes();
+        let [hi, lo] = self.keep_alive.to_be_bytes();
+        let level = self.protocol.level();
+        let client_id = self.client_id.as_bytes();
+        // The fixed header and the variable header up to the client id (or, in 5.0, up to
+        // the properties) go out as one slice; the protocol name is 4 or 6 bytes.
+        match (name, layout.properties) {
+            (&[a, b, c, d], None) => {
+                let [x, y] = (client_id.len() as u16).to_be_bytes();
+                let head = [0, 4, a, b, c, d, level, flags, hi, lo, x, y];
+                put_header(buf, first, rem, head);
+                buf.put_slice(client_id);
             }
-            s.put_string(will.topic.as_mqtt_str());
-            s.put_binary("will payload", &will.payload)?;
+            // A property list shorter than 128 bytes has a one-byte length.
+            (&[a, b, c, d], Some(n)) if n < 0x80 => {
+                let head = [0, 4, a, b, c, d, level, flags, hi, lo, n as u8];
+                put_header(buf, first, rem, head);
+                put_fields(&self.properties, buf)?;
+                put_prefixed(buf, client_id);
+            }
+            _ => {
+                put_header(buf, first, rem, [0, name.len() as u8]);
+                buf.put_slice(name);
+                buf.put_slice(&[level, flags, hi, lo]);
+                if let Some(n) = layout.properties {
+                    put_list(&self.properties, n, buf)?;
+                }
+                put_prefixed(buf, client_id);
+            }
+        }
+        if let Some(will) = &self.will {
+            if let Some(n) = layout.will_properties {
+                put_list(&will.properties, n, buf)?;
+            }
+            put_prefixed(buf, will.topic.as_mqtt_str().as_bytes());
+            put_prefixed(buf, &will.payload);
         }
         if let Some(u) = &self.username {
-            s.put_string(u);
+            put_prefixed(buf, u.as_bytes());
         }
         if let Some(p) = &self.password {
-            s.put_binary("password", p)?;
+            put_prefixed(buf, p);
         }
         Ok(())
     }

@@ -6,6 +6,7 @@ use core::fmt;
 use bytes::{BufMut, Bytes};
 
 use crate::codec::{Counter, Reader, Sink, Writer, var_int_len};
+use crate::property::PropertyList;
 use crate::{DecodeError, EncodeError, ProtocolVersion};
 
 mod auth;
@@ -255,6 +256,165 @@ pub(crate) fn encode<P: Body, B: BufMut + ?Sized>(
     Ok(total)
 }
 
+/// A packet sized from its field lengths, each property list counted once, and then
+/// written in one pass. Its `layout` performs every check the encoding makes, in the order
+/// the fields are written, so `encode` and `encoded_len` fail alike; `write` cannot fail
+/// on a layout that `layout` returned.
+pub(crate) trait Laid {
+    /// What `write` needs besides the packet: the lengths of its property lists.
+    type Layout;
+
+    /// Checks the packet for `version` and returns its remaining length (checked against
+    /// the largest one) and its layout.
+    fn layout(&self, version: ProtocolVersion) -> Result<(u32, Self::Layout), EncodeError>;
+
+    /// Writes the whole packet, fixed header included, into a buffer whose room for it
+    /// was checked.
+    fn write<B: BufMut + ?Sized>(
+        &self,
+        version: ProtocolVersion,
+        rem: u32,
+        layout: &Self::Layout,
+        buf: &mut B,
+    ) -> Result<(), EncodeError>;
+}
+
+/// The size of a packet whose remaining length is `rem`.
+#[inline]
+fn packet_len(rem: u32) -> usize {
+    1 + var_int_len(rem) + rem as usize
+}
+
+/// A remaining length, or [`EncodeError::PacketTooLarge`] if a fixed header cannot carry it.
+#[inline]
+pub(crate) fn checked_rem(rem: usize) -> Result<u32, EncodeError> {
+    u32::try_from(rem)
+        .ok()
+        .filter(|&r| r <= crate::codec::MAX_VAR_INT)
+        .ok_or(EncodeError::PacketTooLarge)
+}
+
+/// The length of a property list's properties, counted once, and what the list takes with
+/// its length prefix.
+#[inline]
+pub(crate) fn list_len<P: PropertyList>(p: &P) -> Result<(u32, usize), EncodeError> {
+    let mut c = Counter::default();
+    p.write_fields(&mut c)?;
+    let n = checked_rem(c.0)?;
+    Ok((n, var_int_len(n) + c.0))
+}
+
+/// Writes a property list whose properties take `n` bytes.
+#[inline]
+pub(crate) fn put_list<P: PropertyList, B: BufMut + ?Sized>(
+    p: &P,
+    n: u32,
+    buf: &mut B,
+) -> Result<(), EncodeError> {
+    let mut w = Writer(buf);
+    w.put_var_int(n)?;
+    p.write_fields(&mut w)
+}
+
+/// Writes the properties of a list whose length was written.
+#[inline]
+pub(crate) fn put_fields<P: PropertyList, B: BufMut + ?Sized>(
+    p: &P,
+    buf: &mut B,
+) -> Result<(), EncodeError> {
+    p.write_fields(&mut Writer(buf))
+}
+
+/// Writes the fixed header (first byte and remaining length) and the `N` bytes after it
+/// as one slice of constant length.
+#[inline(always)]
+pub(crate) fn put_header<B: BufMut + ?Sized, const N: usize>(
+    buf: &mut B,
+    first: u8,
+    rem: u32,
+    next: [u8; N],
+) {
+    let b = |shift: u32| (rem >> shift) as u8 & 0x7F;
+    match var_int_len(rem) {
+        1 => put_joined(buf, [first, rem as u8], next),
+        2 => put_joined(buf, [first, b(0) | 0x80, b(7)], next),
+        3 => put_joined(buf, [first, b(0) | 0x80, b(7) | 0x80, b(14)], next),
+        _ => put_joined(
+            buf,
+            [first, b(0) | 0x80, b(7) | 0x80, b(14) | 0x80, b(21)],
+            next,
+        ),
+    }
+}
+
+/// Writes two arrays as one slice.
+#[inline(always)]
+fn put_joined<B: BufMut + ?Sized, const M: usize, const N: usize>(
+    buf: &mut B,
+    a: [u8; M],
+    b: [u8; N],
+) {
+    const { assert!(M + N <= 32, "a header of at most 32 bytes") };
+    let mut out = [0u8; 32];
+    if let Some(o) = out.get_mut(..M) {
+        o.copy_from_slice(&a);
+    }
+    if let Some(o) = out.get_mut(M..M + N) {
+        o.copy_from_slice(&b);
+    }
+    buf.put_slice(out.get(..M + N).unwrap_or_default());
+}
+
+/// Writes the two-byte length and the bytes of a string or binary field whose length was
+/// checked by the layout.
+#[inline]
+pub(crate) fn put_prefixed<B: BufMut + ?Sized>(buf: &mut B, bytes: &[u8]) {
+    buf.put_slice(&(bytes.len() as u16).to_be_bytes());
+    buf.put_slice(bytes);
+}
+
+/// The length of a binary field with its two-byte length prefix.
+#[inline]
+pub(crate) fn binary_len(what: &'static str, bytes: &[u8]) -> Result<usize, EncodeError> {
+    u16::try_from(bytes.len()).map_err(|_| EncodeError::FieldTooLong(what))?;
+    Ok(2 + bytes.len())
+}
+
+macro_rules! impl_encode_laid {
+    ($($ty:ident),*) => {$(
+        impl $ty {
+            /// Appends the encoded packet to `buf`, returning the number of bytes written.
+            ///
+            /// # Errors
+            /// An [`EncodeError`] if the packet holds something `version` cannot carry, or
+            /// `buf` lacks room (nothing is written then).
+            #[inline]
+            pub fn encode<B: BufMut + ?Sized>(
+                &self,
+                version: ProtocolVersion,
+                buf: &mut B,
+            ) -> Result<usize, EncodeError> {
+                let (rem, layout) = Laid::layout(self, version)?;
+                let total = packet_len(rem);
+                check_room(buf, total)?;
+                Laid::write(self, version, rem, &layout, buf)?;
+                Ok(total)
+            }
+
+            /// The number of bytes [`Self::encode`] writes, from the same layout.
+            ///
+            /// # Errors
+            /// The same errors as [`Self::encode`], but for buffer space.
+            #[inline]
+            pub fn encoded_len(&self, version: ProtocolVersion) -> Result<usize, EncodeError> {
+                Ok(packet_len(Laid::layout(self, version)?.0))
+            }
+        }
+    )*};
+}
+
+impl_encode_laid!(Connect, Subscribe, Unsubscribe);
+
 macro_rules! impl_encode {
     ($($ty:ident),*) => {$(
         impl $ty {
@@ -283,18 +443,7 @@ macro_rules! impl_encode {
 }
 
 impl_encode!(
-    Connect,
-    ConnAck,
-    PubAck,
-    PubRec,
-    PubRel,
-    PubComp,
-    Subscribe,
-    SubAck,
-    Unsubscribe,
-    UnsubAck,
-    Disconnect,
-    Auth
+    ConnAck, PubAck, PubRec, PubRel, PubComp, SubAck, UnsubAck, Disconnect, Auth
 );
 
 macro_rules! empty_body {
@@ -518,3 +667,6 @@ packet_from!(
     Unsubscribe,
     UnsubAck
 );
+
+#[cfg(test)]
+mod laid_tests;

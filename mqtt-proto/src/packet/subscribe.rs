@@ -1,8 +1,13 @@
 //! SUBSCRIBE (MQTT 5.0 section 3.8, MQTT 3.1.1 section 3.8).
 
-use super::{Body, PacketType, Read, count_entries};
-use crate::codec::{Reader, Sink};
-use crate::property::{SubscribeProperties, write_list};
+use bytes::BufMut;
+
+use super::{
+    Laid, PacketType, Read, checked_rem, count_entries, list_len, put_fields, put_header, put_list,
+    put_prefixed,
+};
+use crate::codec::Reader;
+use crate::property::SubscribeProperties;
 use crate::{DecodeError, EncodeError, PacketId, ProtocolVersion, QoS, TopicFilter};
 
 /// Whether retained messages are sent when a subscription is made (MQTT 5.0 section
@@ -41,17 +46,36 @@ impl SubscriptionOptions {
         }
     }
 
-    fn to_byte(self, version: ProtocolVersion) -> Result<u8, EncodeError> {
-        let v5_bits = u8::from(self.no_local) << 2
+    /// The bits of the options other than QoS, which only 5.0 has.
+    #[inline]
+    fn v5_bits(self) -> u8 {
+        u8::from(self.no_local) << 2
             | u8::from(self.retain_as_published) << 3
-            | (self.retain_handling as u8) << 4;
-        if v5_bits != 0 && !version.is_v5() {
+            | (self.retain_handling as u8) << 4
+    }
+
+    /// Non-zero when the options byte holds more than the QoS.
+    #[inline]
+    fn more_than_qos(self) -> u8 {
+        u8::from(self.no_local) | u8::from(self.retain_as_published) | self.retain_handling as u8
+    }
+
+    /// The options byte.
+    #[inline]
+    fn bits(self) -> u8 {
+        self.qos.as_u8() | self.v5_bits()
+    }
+
+    /// Checks that `version` can carry the options.
+    #[inline]
+    fn to_byte(self, version: ProtocolVersion) -> Result<u8, EncodeError> {
+        if self.v5_bits() != 0 && !version.is_v5() {
             return Err(EncodeError::NotInVersion {
                 field: "subscription options other than QoS",
                 version,
             });
         }
-        Ok(self.qos.as_u8() | v5_bits)
+        Ok(self.bits())
     }
 
     fn from_byte(b: u8, version: ProtocolVersion) -> Result<Self, DecodeError> {
@@ -101,34 +125,113 @@ pub struct Subscribe {
     pub filters: Vec<(TopicFilter, SubscriptionOptions)>,
 }
 
-impl Body for Subscribe {
-    const TYPE: PacketType = PacketType::Subscribe;
+/// The sizes of an encoded SUBSCRIBE.
+pub(crate) struct SubscribeLayout {
+    /// The length of the property list's properties (5.0).
+    properties: Option<u32>,
+    /// Whether every options byte is just the QoS.
+    qos_only: bool,
+}
 
-    fn write<S: Sink>(&self, version: ProtocolVersion, s: &mut S) -> Result<(), EncodeError> {
+impl Laid for Subscribe {
+    type Layout = SubscribeLayout;
+
+    #[inline]
+    fn layout(&self, version: ProtocolVersion) -> Result<(u32, SubscribeLayout), EncodeError> {
         if self.filters.is_empty() {
-            return Err(EncodeError::Empty(Self::TYPE));
+            return Err(EncodeError::Empty(PacketType::Subscribe));
         }
-        s.put_u16(self.packet_id.get());
-        if version.is_v5() {
-            write_list(s, &self.properties)?;
+        let (properties, mut rem) = if version.is_v5() {
+            let (n, len) = list_len(&self.properties)?;
+            (Some(n), 2 + len)
         } else if !self.properties.is_empty() {
             return Err(EncodeError::NotInVersion {
                 field: "SUBSCRIBE properties",
                 version,
             });
-        }
+        } else {
+            (None, 2)
+        };
+        // One pass sums the lengths and notes whether any options byte has more than the
+        // QoS; only then a second pass checks each filter in turn (No Local is one of
+        // those bits), so that the first error is the one reported.
+        let mut more_than_qos = 0;
         for (filter, options) in &self.filters {
-            // [MQTT-3.8.3-4]: No Local on a shared subscription is a Protocol Error.
-            if options.no_local && filter.is_shared() {
-                return Err(EncodeError::InvalidValue(
-                    "No Local on a shared subscription",
-                ));
+            more_than_qos |= options.more_than_qos();
+            rem += 3 + filter.as_mqtt_str().len();
+        }
+        if more_than_qos != 0 {
+            for (filter, options) in &self.filters {
+                // [MQTT-3.8.3-4]: No Local on a shared subscription is a Protocol Error.
+                if options.no_local && filter.is_shared() {
+                    return Err(EncodeError::InvalidValue(
+                        "No Local on a shared subscription",
+                    ));
+                }
+                options.to_byte(version)?;
             }
-            s.put_string(filter.as_mqtt_str());
-            s.put_u8(options.to_byte(version)?);
+        }
+        let layout = SubscribeLayout {
+            properties,
+            qos_only: more_than_qos == 0,
+        };
+        Ok((checked_rem(rem)?, layout))
+    }
+
+    #[inline]
+    fn write<B: BufMut + ?Sized>(
+        &self,
+        _: ProtocolVersion,
+        rem: u32,
+        layout: &SubscribeLayout,
+        buf: &mut B,
+    ) -> Result<(), EncodeError> {
+        let first = ((PacketType::Subscribe as u8) << 4) | PacketType::Subscribe.fixed_flags();
+        let [hi, lo] = self.packet_id.get().to_be_bytes();
+        match layout.properties {
+            // A property list shorter than 128 bytes has a one-byte length.
+            Some(n) if n < 0x80 => {
+                put_header(buf, first, rem, [hi, lo, n as u8]);
+                put_fields(&self.properties, buf)?;
+            }
+            Some(n) => {
+                put_header(buf, first, rem, [hi, lo]);
+                put_list(&self.properties, n, buf)?;
+            }
+            None => put_header(buf, first, rem, [hi, lo]),
+        }
+        if layout.qos_only {
+            put_filters(&self.filters, buf, |o| o.qos.as_u8());
+        } else {
+            put_filters(&self.filters, buf, SubscriptionOptions::bits);
         }
         Ok(())
     }
+}
+
+/// Writes the filters and their options bytes, each options byte together with the length
+/// of the next filter.
+#[inline(always)]
+fn put_filters<B: BufMut + ?Sized>(
+    filters: &[(TopicFilter, SubscriptionOptions)],
+    buf: &mut B,
+    byte: impl Fn(SubscriptionOptions) -> u8,
+) {
+    let mut filters = filters.iter();
+    let Some((filter, options)) = filters.next() else {
+        return;
+    };
+    put_prefixed(buf, filter.as_mqtt_str().as_bytes());
+    let mut options = *options;
+    for (filter, next) in filters {
+        let bytes = filter.as_mqtt_str().as_bytes();
+        // A filter is at most 65,535 bytes by construction.
+        let [hi, lo] = (bytes.len() as u16).to_be_bytes();
+        buf.put_slice(&[byte(options), hi, lo]);
+        buf.put_slice(bytes);
+        options = *next;
+    }
+    buf.put_u8(byte(options));
 }
 
 impl Read for Subscribe {
@@ -155,7 +258,7 @@ impl Read for Subscribe {
         }
         // [MQTT-3.8.3-2] (5.0) / [MQTT-3.8.3-3] (3.1.1): at least one filter.
         if filters.is_empty() {
-            return Err(DecodeError::NoTopicFilters(Self::TYPE));
+            return Err(DecodeError::NoTopicFilters(PacketType::Subscribe));
         }
         Ok(Self {
             packet_id,

@@ -1,8 +1,13 @@
 //! UNSUBSCRIBE (MQTT 5.0 section 3.10, MQTT 3.1.1 section 3.10).
 
-use super::{Body, PacketType, Read, count_entries};
-use crate::codec::{Reader, Sink};
-use crate::property::{UnsubscribeProperties, write_list};
+use bytes::BufMut;
+
+use super::{
+    Laid, PacketType, Read, checked_rem, count_entries, list_len, put_fields, put_header, put_list,
+    put_prefixed,
+};
+use crate::codec::Reader;
+use crate::property::UnsubscribeProperties;
 use crate::{DecodeError, EncodeError, PacketId, ProtocolVersion, TopicFilter};
 
 /// A request to remove subscriptions.
@@ -16,24 +21,56 @@ pub struct Unsubscribe {
     pub filters: Vec<TopicFilter>,
 }
 
-impl Body for Unsubscribe {
-    const TYPE: PacketType = PacketType::Unsubscribe;
+impl Laid for Unsubscribe {
+    /// The length of the property list's properties (5.0).
+    type Layout = Option<u32>;
 
-    fn write<S: Sink>(&self, version: ProtocolVersion, s: &mut S) -> Result<(), EncodeError> {
+    #[inline]
+    fn layout(&self, version: ProtocolVersion) -> Result<(u32, Option<u32>), EncodeError> {
         if self.filters.is_empty() {
-            return Err(EncodeError::Empty(Self::TYPE));
+            return Err(EncodeError::Empty(PacketType::Unsubscribe));
         }
-        s.put_u16(self.packet_id.get());
-        if version.is_v5() {
-            write_list(s, &self.properties)?;
+        let (properties, mut rem) = if version.is_v5() {
+            let (n, len) = list_len(&self.properties)?;
+            (Some(n), 2 + len)
         } else if !self.properties.is_empty() {
             return Err(EncodeError::NotInVersion {
                 field: "UNSUBSCRIBE properties",
                 version,
             });
+        } else {
+            (None, 2)
+        };
+        for filter in &self.filters {
+            rem += 2 + filter.as_mqtt_str().len();
+        }
+        Ok((checked_rem(rem)?, properties))
+    }
+
+    #[inline]
+    fn write<B: BufMut + ?Sized>(
+        &self,
+        _: ProtocolVersion,
+        rem: u32,
+        properties: &Option<u32>,
+        buf: &mut B,
+    ) -> Result<(), EncodeError> {
+        let first = ((PacketType::Unsubscribe as u8) << 4) | PacketType::Unsubscribe.fixed_flags();
+        let [hi, lo] = self.packet_id.get().to_be_bytes();
+        match *properties {
+            // A property list shorter than 128 bytes has a one-byte length.
+            Some(n) if n < 0x80 => {
+                put_header(buf, first, rem, [hi, lo, n as u8]);
+                put_fields(&self.properties, buf)?;
+            }
+            Some(n) => {
+                put_header(buf, first, rem, [hi, lo]);
+                put_list(&self.properties, n, buf)?;
+            }
+            None => put_header(buf, first, rem, [hi, lo]),
         }
         for filter in &self.filters {
-            s.put_string(filter.as_mqtt_str());
+            put_prefixed(buf, filter.as_mqtt_str().as_bytes());
         }
         Ok(())
     }
@@ -57,7 +94,7 @@ impl Read for Unsubscribe {
         }
         // [MQTT-3.10.3-2]: at least one filter.
         if filters.is_empty() {
-            return Err(DecodeError::NoTopicFilters(Self::TYPE));
+            return Err(DecodeError::NoTopicFilters(PacketType::Unsubscribe));
         }
         Ok(Self {
             packet_id,
