@@ -100,7 +100,7 @@ impl Laid for Connect {
     type Layout = ConnectLayout;
 
     /// A CONNECT is laid out for its own `protocol`, whatever the connection's version.
-    #[inline]
+    #[inline(always)]
     fn layout(&self, _: ProtocolVersion) -> Result<(u32, ConnectLayout), EncodeError> {
         let v5 = self.protocol.is_v5();
         let not_in = |field| EncodeError::NotInVersion {

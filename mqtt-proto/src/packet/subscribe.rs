@@ -136,7 +136,7 @@ pub(crate) struct SubscribeLayout {
 impl Laid for Subscribe {
     type Layout = SubscribeLayout;
 
-    #[inline]
+    #[inline(always)]
     fn layout(&self, version: ProtocolVersion) -> Result<(u32, SubscribeLayout), EncodeError> {
         if self.filters.is_empty() {
             return Err(EncodeError::Empty(PacketType::Subscribe));
