@@ -1,13 +1,13 @@
 //! CONNECT (MQTT 5.0 section 3.1, MQTT 3.1.1 section 3.1).
 
-use bytes::{BufMut, Bytes};
+use bytes::Bytes;
 
 use super::{
-    Laid, PacketType, Read, binary_len, checked_rem, list_len, put_fields, put_header, put_list,
+    Laid, Out, PacketType, Read, binary_len, checked_rem, list_len, put_header, put_list,
     put_prefixed,
 };
 use crate::codec::Reader;
-use crate::property::{ConnectProperties, PropertyId, WillProperties};
+use crate::property::{ConnectProperties, PropertyId, PropertyList, WillProperties};
 use crate::{DecodeError, EncodeError, MqttString, ProtocolVersion, QoS, TopicName};
 
 /// The first packet a client sends: who it is, how its session and will behave.
@@ -157,13 +157,13 @@ impl Laid for Connect {
         Ok((checked_rem(rem)?, layout))
     }
 
-    #[inline]
-    fn write<B: BufMut + ?Sized>(
+    #[inline(always)]
+    fn write<S: Out>(
         &self,
         _: ProtocolVersion,
         rem: u32,
         layout: &ConnectLayout,
-        buf: &mut B,
+        buf: &mut S,
     ) -> Result<(), EncodeError> {
         let mut flags = 0;
         if self.clean_start {
@@ -193,19 +193,19 @@ impl Laid for Connect {
                 let [x, y] = (client_id.len() as u16).to_be_bytes();
                 let head = [0, 4, a, b, c, d, level, flags, hi, lo, x, y];
                 put_header(buf, first, rem, head);
-                buf.put_slice(client_id);
+                buf.put_bytes(client_id);
             }
             // A property list shorter than 128 bytes has a one-byte length.
             (&[a, b, c, d], Some(n)) if n < 0x80 => {
                 let head = [0, 4, a, b, c, d, level, flags, hi, lo, n as u8];
                 put_header(buf, first, rem, head);
-                put_fields(&self.properties, buf)?;
+                self.properties.write_fields(buf)?;
                 put_prefixed(buf, client_id);
             }
             _ => {
                 put_header(buf, first, rem, [0, name.len() as u8]);
-                buf.put_slice(name);
-                buf.put_slice(&[level, flags, hi, lo]);
+                buf.put_bytes(name);
+                buf.put_array([level, flags, hi, lo]);
                 if let Some(n) = layout.properties {
                     put_list(&self.properties, n, buf)?;
                 }

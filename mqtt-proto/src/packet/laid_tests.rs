@@ -173,6 +173,9 @@ where
         "encode {version:?} {p:?}"
     );
     assert_eq!(laid, want, "bytes {version:?} {p:?}");
+    if laid_result.is_ok() {
+        assert_eq!(direct_encode(p, version), Ok(want.clone()), "direct");
+    }
     if let Ok(n) = laid_result {
         assert_eq!(laid_len, Ok(n));
         let mut small = vec![0xEE; n - 1];
@@ -201,11 +204,16 @@ fn laid_encode<P: Laid, B: BufMut + ?Sized>(
     version: ProtocolVersion,
     buf: &mut B,
 ) -> Result<usize, EncodeError> {
+    encode_laid(p, version, buf)
+}
+
+/// [`encode_laid`] without the stage: written straight into the buffer.
+fn direct_encode<P: Laid>(p: &P, version: ProtocolVersion) -> Result<Vec<u8>, EncodeError> {
     let (rem, layout) = p.layout(version)?;
-    let total = packet_len(rem);
-    check_room(buf, total)?;
-    p.write(version, rem, &layout, buf)?;
-    Ok(total)
+    let mut out = Vec::new();
+    p.write(version, rem, &layout, &mut Writer(&mut out))?;
+    assert_eq!(out.len(), packet_len(rem));
+    Ok(out)
 }
 
 fn options() -> Vec<SubscriptionOptions> {
@@ -403,7 +411,39 @@ fn fixed_headers_of_every_length() {
         Writer(&mut want).put_var_int(rem).unwrap();
         want.extend_from_slice(&[0xAB, 0xCD, 0xEF]);
         let mut got = Vec::new();
-        put_header(&mut got, 0x82, rem, [0xAB, 0xCD, 0xEF]);
+        put_header(&mut Writer(&mut got), 0x82, rem, [0xAB, 0xCD, 0xEF]);
         assert_eq!(got, want, "{rem}");
     }
+}
+
+#[test]
+fn the_stage_copies_every_length() {
+    let src: Vec<u8> = (1..=80).collect();
+    for n in 0..=80 {
+        for bytes_path in [false, true] {
+            let mut stage = Stage::new();
+            stage.put_array([0xAA]);
+            if bytes_path {
+                stage.put_bytes(&src[..n]);
+            } else {
+                stage.put_slice(&src[..n]);
+            }
+            stage.put_u16(0xBBCC);
+            let mut want = vec![0xAA];
+            want.extend_from_slice(&src[..n]);
+            want.extend_from_slice(&[0xBB, 0xCC]);
+            assert_eq!(stage.len, want.len());
+            assert_eq!(&stage.buf[..stage.len], &want[..], "{n} {bytes_path}");
+        }
+    }
+}
+
+#[test]
+fn writing_past_the_stage_is_counted_not_stored() {
+    let mut stage = Stage::new();
+    stage.put_bytes(&[7; STAGE - 1]);
+    stage.put_array([1, 2]);
+    stage.put_slice(&[3; 40]);
+    assert_eq!(stage.len, STAGE + 41);
+    assert!(stage.buf.iter().all(|&b| b == 7 || b == 0));
 }

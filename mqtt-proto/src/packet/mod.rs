@@ -268,15 +268,194 @@ pub(crate) trait Laid {
     /// the largest one) and its layout.
     fn layout(&self, version: ProtocolVersion) -> Result<(u32, Self::Layout), EncodeError>;
 
-    /// Writes the whole packet, fixed header included, into a buffer whose room for it
-    /// was checked.
-    fn write<B: BufMut + ?Sized>(
+    /// Writes the whole packet, fixed header included, into a sink with room for it.
+    fn write<S: Out>(
         &self,
         version: ProtocolVersion,
         rem: u32,
         layout: &Self::Layout,
-        buf: &mut B,
+        s: &mut S,
     ) -> Result<(), EncodeError>;
+}
+
+/// Encodes a [`Laid`] packet.
+///
+/// A packet of at most [`STAGE`] bytes is assembled in an array on the stack and appended
+/// with one copy: a small write into the array is a store, where an append to the buffer
+/// also checks its capacity and updates its length, and the strings of a CONNECT or
+/// SUBSCRIBE (mostly under 32 bytes) are copied inline instead of by calls to `memcpy`.
+/// A larger packet is written straight into the buffer.
+#[inline]
+fn encode_laid<P: Laid, B: BufMut + ?Sized>(
+    p: &P,
+    version: ProtocolVersion,
+    buf: &mut B,
+) -> Result<usize, EncodeError> {
+    let (rem, layout) = p.layout(version)?;
+    let total = packet_len(rem);
+    check_room(buf, total)?;
+    if total <= STAGE {
+        let mut stage = Stage::new();
+        p.write(version, rem, &layout, &mut stage)?;
+        debug_assert_eq!(stage.len, total, "the layout and the writer disagree");
+        if let Some(bytes) = stage.buf.get(..total)
+            && stage.len == total
+        {
+            buf.put_slice(bytes);
+            return Ok(total);
+        }
+    }
+    p.write(version, rem, &layout, &mut Writer(buf))?;
+    Ok(total)
+}
+
+/// The largest packet [`encode_laid`] assembles on the stack: the typical CONNECT and
+/// SUBSCRIBE fit, and an array this small is zeroed by a few inline stores.
+const STAGE: usize = 192;
+
+/// A packet assembled on the stack.
+struct Stage {
+    buf: [u8; STAGE],
+    /// Bytes written; beyond [`STAGE`] if more were written than fit (and then dropped).
+    len: usize,
+}
+
+impl Stage {
+    #[inline(always)]
+    fn new() -> Self {
+        Self {
+            buf: [0; STAGE],
+            len: 0,
+        }
+    }
+
+    /// The next `n` bytes of the stage, counted as written; `None` past its end.
+    #[inline(always)]
+    fn next(&mut self, n: usize) -> Option<&mut [u8]> {
+        let start = self.len;
+        self.len += n;
+        self.buf.get_mut(start..self.len)
+    }
+}
+
+/// Where a [`Laid`] packet is written: a [`Sink`] (property lists are written through it)
+/// that also takes arrays of a constant size, and the bytes of strings apart.
+pub(crate) trait Out: Sink {
+    /// Writes an array.
+    fn put_array<const N: usize>(&mut self, a: [u8; N]);
+    /// Writes two arrays.
+    fn put_pair<const M: usize, const N: usize>(&mut self, a: [u8; M], b: [u8; N]);
+    /// Writes the bytes of a string or binary field.
+    fn put_bytes(&mut self, bytes: &[u8]);
+}
+
+impl<B: BufMut + ?Sized> Out for Writer<'_, B> {
+    #[inline(always)]
+    fn put_array<const N: usize>(&mut self, a: [u8; N]) {
+        self.0.put_slice(&a);
+    }
+
+    /// As one slice: one capacity check.
+    #[inline(always)]
+    fn put_pair<const M: usize, const N: usize>(&mut self, a: [u8; M], b: [u8; N]) {
+        const { assert!(M + N <= 32, "at most 32 bytes") };
+        let mut out = [0u8; 32];
+        if let Some(o) = out.get_mut(..M) {
+            o.copy_from_slice(&a);
+        }
+        if let Some(o) = out.get_mut(M..M + N) {
+            o.copy_from_slice(&b);
+        }
+        self.0.put_slice(out.get(..M + N).unwrap_or_default());
+    }
+
+    #[inline(always)]
+    fn put_bytes(&mut self, bytes: &[u8]) {
+        self.0.put_slice(bytes);
+    }
+}
+
+impl Out for Stage {
+    #[inline(always)]
+    fn put_array<const N: usize>(&mut self, a: [u8; N]) {
+        if let Some(d) = self.next(N).and_then(<[u8]>::first_chunk_mut::<N>) {
+            *d = a;
+        }
+    }
+
+    #[inline(always)]
+    fn put_pair<const M: usize, const N: usize>(&mut self, a: [u8; M], b: [u8; N]) {
+        self.put_array(a);
+        self.put_array(b);
+    }
+
+    /// Up to 32 bytes are copied inline, in a few fixed-size pieces.
+    #[inline(always)]
+    fn put_bytes(&mut self, bytes: &[u8]) {
+        let Some(d) = self.next(bytes.len()) else {
+            return;
+        };
+        match bytes.len() {
+            0 => {}
+            1..4 => {
+                for i in [0, bytes.len() / 2, bytes.len() - 1] {
+                    if let (Some(d), Some(&b)) = (d.get_mut(i), bytes.get(i)) {
+                        *d = b;
+                    }
+                }
+            }
+            4..8 => copy_ends::<4>(d, bytes),
+            _ => copy_long(d, bytes),
+        }
+    }
+}
+
+impl Sink for Stage {
+    #[inline(always)]
+    fn put_u8(&mut self, v: u8) {
+        self.put_array([v]);
+    }
+
+    #[inline(always)]
+    fn put_u16(&mut self, v: u16) {
+        self.put_array(v.to_be_bytes());
+    }
+
+    /// Property lists write small arrays through this. Those are copied whole: reading an
+    /// array just stored piecewise in wider, overlapping pieces would stall on the stores.
+    #[inline(always)]
+    fn put_slice(&mut self, s: &[u8]) {
+        if let Some(d) = self.next(s.len()) {
+            copy_long(d, s);
+        }
+    }
+}
+
+/// Copies `s` into `d` of the same length: 8 to 32 bytes as two overlapping pieces of
+/// `K` bytes, anything else by `copy_from_slice`.
+#[inline(always)]
+fn copy_long(d: &mut [u8], s: &[u8]) {
+    match s.len() {
+        8..16 => copy_ends::<8>(d, s),
+        16..=32 => copy_ends::<16>(d, s),
+        _ => {
+            if d.len() == s.len() {
+                d.copy_from_slice(s);
+            }
+        }
+    }
+}
+
+/// Copies `s` into `d` of the same length, `K` to `2 * K` bytes, as two overlapping
+/// pieces: the first and the last `K` bytes.
+#[inline(always)]
+fn copy_ends<const K: usize>(d: &mut [u8], s: &[u8]) {
+    if let (Some(d), Some(s)) = (d.first_chunk_mut::<K>(), s.first_chunk::<K>()) {
+        *d = *s;
+    }
+    if let (Some(d), Some(s)) = (d.last_chunk_mut::<K>(), s.last_chunk::<K>()) {
+        *d = *s;
+    }
 }
 
 /// The size of a packet whose remaining length is `rem`.
@@ -306,71 +485,34 @@ pub(crate) fn list_len<P: PropertyList>(p: &P) -> Result<(u32, usize), EncodeErr
 
 /// Writes a property list whose properties take `n` bytes.
 #[inline]
-pub(crate) fn put_list<P: PropertyList, B: BufMut + ?Sized>(
+pub(crate) fn put_list<P: PropertyList, S: Sink>(
     p: &P,
     n: u32,
-    buf: &mut B,
+    s: &mut S,
 ) -> Result<(), EncodeError> {
-    let mut w = Writer(buf);
-    w.put_var_int(n)?;
-    p.write_fields(&mut w)
-}
-
-/// Writes the properties of a list whose length was written.
-#[inline]
-pub(crate) fn put_fields<P: PropertyList, B: BufMut + ?Sized>(
-    p: &P,
-    buf: &mut B,
-) -> Result<(), EncodeError> {
-    p.write_fields(&mut Writer(buf))
+    s.put_var_int(n)?;
+    p.write_fields(s)
 }
 
 /// Writes the fixed header (first byte and remaining length) and the `N` bytes after it
 /// as one slice of constant length.
 #[inline(always)]
-pub(crate) fn put_header<B: BufMut + ?Sized, const N: usize>(
-    buf: &mut B,
-    first: u8,
-    rem: u32,
-    next: [u8; N],
-) {
+pub(crate) fn put_header<S: Out, const N: usize>(s: &mut S, first: u8, rem: u32, next: [u8; N]) {
     let b = |shift: u32| (rem >> shift) as u8 & 0x7F;
     match var_int_len(rem) {
-        1 => put_joined(buf, [first, rem as u8], next),
-        2 => put_joined(buf, [first, b(0) | 0x80, b(7)], next),
-        3 => put_joined(buf, [first, b(0) | 0x80, b(7) | 0x80, b(14)], next),
-        _ => put_joined(
-            buf,
-            [first, b(0) | 0x80, b(7) | 0x80, b(14) | 0x80, b(21)],
-            next,
-        ),
+        1 => s.put_pair([first, rem as u8], next),
+        2 => s.put_pair([first, b(0) | 0x80, b(7)], next),
+        3 => s.put_pair([first, b(0) | 0x80, b(7) | 0x80, b(14)], next),
+        _ => s.put_pair([first, b(0) | 0x80, b(7) | 0x80, b(14) | 0x80, b(21)], next),
     }
-}
-
-/// Writes two arrays as one slice.
-#[inline(always)]
-fn put_joined<B: BufMut + ?Sized, const M: usize, const N: usize>(
-    buf: &mut B,
-    a: [u8; M],
-    b: [u8; N],
-) {
-    const { assert!(M + N <= 32, "a header of at most 32 bytes") };
-    let mut out = [0u8; 32];
-    if let Some(o) = out.get_mut(..M) {
-        o.copy_from_slice(&a);
-    }
-    if let Some(o) = out.get_mut(M..M + N) {
-        o.copy_from_slice(&b);
-    }
-    buf.put_slice(out.get(..M + N).unwrap_or_default());
 }
 
 /// Writes the two-byte length and the bytes of a string or binary field whose length was
 /// checked by the layout.
-#[inline]
-pub(crate) fn put_prefixed<B: BufMut + ?Sized>(buf: &mut B, bytes: &[u8]) {
-    buf.put_slice(&(bytes.len() as u16).to_be_bytes());
-    buf.put_slice(bytes);
+#[inline(always)]
+pub(crate) fn put_prefixed<S: Out>(s: &mut S, bytes: &[u8]) {
+    s.put_array((bytes.len() as u16).to_be_bytes());
+    s.put_bytes(bytes);
 }
 
 /// The length of a binary field with its two-byte length prefix.
@@ -394,11 +536,7 @@ macro_rules! impl_encode_laid {
                 version: ProtocolVersion,
                 buf: &mut B,
             ) -> Result<usize, EncodeError> {
-                let (rem, layout) = Laid::layout(self, version)?;
-                let total = packet_len(rem);
-                check_room(buf, total)?;
-                Laid::write(self, version, rem, &layout, buf)?;
-                Ok(total)
+                encode_laid(self, version, buf)
             }
 
             /// The number of bytes [`Self::encode`] writes, from the same layout.

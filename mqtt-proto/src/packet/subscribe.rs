@@ -1,13 +1,11 @@
 //! SUBSCRIBE (MQTT 5.0 section 3.8, MQTT 3.1.1 section 3.8).
 
-use bytes::BufMut;
-
 use super::{
-    Laid, PacketType, Read, checked_rem, count_entries, list_len, put_fields, put_header, put_list,
+    Laid, Out, PacketType, Read, checked_rem, count_entries, list_len, put_header, put_list,
     put_prefixed,
 };
 use crate::codec::Reader;
-use crate::property::SubscribeProperties;
+use crate::property::{PropertyList, SubscribeProperties};
 use crate::{DecodeError, EncodeError, PacketId, ProtocolVersion, QoS, TopicFilter};
 
 /// Whether retained messages are sent when a subscription is made (MQTT 5.0 section
@@ -178,13 +176,13 @@ impl Laid for Subscribe {
         Ok((checked_rem(rem)?, layout))
     }
 
-    #[inline]
-    fn write<B: BufMut + ?Sized>(
+    #[inline(always)]
+    fn write<S: Out>(
         &self,
         _: ProtocolVersion,
         rem: u32,
         layout: &SubscribeLayout,
-        buf: &mut B,
+        buf: &mut S,
     ) -> Result<(), EncodeError> {
         let first = ((PacketType::Subscribe as u8) << 4) | PacketType::Subscribe.fixed_flags();
         let [hi, lo] = self.packet_id.get().to_be_bytes();
@@ -192,7 +190,7 @@ impl Laid for Subscribe {
             // A property list shorter than 128 bytes has a one-byte length.
             Some(n) if n < 0x80 => {
                 put_header(buf, first, rem, [hi, lo, n as u8]);
-                put_fields(&self.properties, buf)?;
+                self.properties.write_fields(buf)?;
             }
             Some(n) => {
                 put_header(buf, first, rem, [hi, lo]);
@@ -212,9 +210,9 @@ impl Laid for Subscribe {
 /// Writes the filters and their options bytes, each options byte together with the length
 /// of the next filter.
 #[inline(always)]
-fn put_filters<B: BufMut + ?Sized>(
+fn put_filters<S: Out>(
     filters: &[(TopicFilter, SubscriptionOptions)],
-    buf: &mut B,
+    buf: &mut S,
     byte: impl Fn(SubscriptionOptions) -> u8,
 ) {
     let mut filters = filters.iter();
@@ -227,11 +225,11 @@ fn put_filters<B: BufMut + ?Sized>(
         let bytes = filter.as_mqtt_str().as_bytes();
         // A filter is at most 65,535 bytes by construction.
         let [hi, lo] = (bytes.len() as u16).to_be_bytes();
-        buf.put_slice(&[byte(options), hi, lo]);
-        buf.put_slice(bytes);
+        buf.put_array([byte(options), hi, lo]);
+        buf.put_bytes(bytes);
         options = *next;
     }
-    buf.put_u8(byte(options));
+    buf.put_array([byte(options)]);
 }
 
 impl Read for Subscribe {

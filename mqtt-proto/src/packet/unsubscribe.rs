@@ -1,13 +1,11 @@
 //! UNSUBSCRIBE (MQTT 5.0 section 3.10, MQTT 3.1.1 section 3.10).
 
-use bytes::BufMut;
-
 use super::{
-    Laid, PacketType, Read, checked_rem, count_entries, list_len, put_fields, put_header, put_list,
+    Laid, Out, PacketType, Read, checked_rem, count_entries, list_len, put_header, put_list,
     put_prefixed,
 };
 use crate::codec::Reader;
-use crate::property::UnsubscribeProperties;
+use crate::property::{PropertyList, UnsubscribeProperties};
 use crate::{DecodeError, EncodeError, PacketId, ProtocolVersion, TopicFilter};
 
 /// A request to remove subscriptions.
@@ -47,13 +45,13 @@ impl Laid for Unsubscribe {
         Ok((checked_rem(rem)?, properties))
     }
 
-    #[inline]
-    fn write<B: BufMut + ?Sized>(
+    #[inline(always)]
+    fn write<S: Out>(
         &self,
         _: ProtocolVersion,
         rem: u32,
         properties: &Option<u32>,
-        buf: &mut B,
+        buf: &mut S,
     ) -> Result<(), EncodeError> {
         let first = ((PacketType::Unsubscribe as u8) << 4) | PacketType::Unsubscribe.fixed_flags();
         let [hi, lo] = self.packet_id.get().to_be_bytes();
@@ -61,7 +59,7 @@ impl Laid for Unsubscribe {
             // A property list shorter than 128 bytes has a one-byte length.
             Some(n) if n < 0x80 => {
                 put_header(buf, first, rem, [hi, lo, n as u8]);
-                put_fields(&self.properties, buf)?;
+                self.properties.write_fields(buf)?;
             }
             Some(n) => {
                 put_header(buf, first, rem, [hi, lo]);
