@@ -7,7 +7,7 @@ use super::{
     put_prefixed,
 };
 use crate::codec::Reader;
-use crate::property::{ConnectProperties, PropertyId, PropertyList, WillProperties};
+use crate::property::{ConnectProperties, PropertyId, WillProperties};
 use crate::{DecodeError, EncodeError, MqttString, ProtocolVersion, QoS, TopicName};
 
 /// The first packet a client sends: who it is, how its session and will behave.
@@ -199,7 +199,7 @@ impl Laid for Connect {
             (&[a, b, c, d], Some(n)) if n < 0x80 => {
                 let head = [0, 4, a, b, c, d, level, flags, hi, lo, n as u8];
                 put_header(buf, first, rem, head);
-                self.properties.write_fields(buf)?;
+                buf.put_fields(&self.properties)?;
                 put_prefixed(buf, client_id);
             }
             _ => {

@@ -421,7 +421,11 @@ fn the_stage_copies_every_length() {
     let src: Vec<u8> = (1..=80).collect();
     for n in 0..=80 {
         for bytes_path in [false, true] {
-            let mut stage = Stage::new();
+            let mut array = [0; STAGE];
+            let mut stage = Stage {
+                buf: &mut array,
+                len: 0,
+            };
             stage.put_array([0xAA]);
             if bytes_path {
                 stage.put_bytes(&src[..n]);
@@ -440,7 +444,11 @@ fn the_stage_copies_every_length() {
 
 #[test]
 fn writing_past_the_stage_is_counted_not_stored() {
-    let mut stage = Stage::new();
+    let mut array = [0; STAGE];
+    let mut stage = Stage {
+        buf: &mut array,
+        len: 0,
+    };
     stage.put_bytes(&[7; STAGE - 1]);
     stage.put_array([1, 2]);
     stage.put_slice(&[3; 40]);

@@ -284,7 +284,10 @@ pub(crate) trait Laid {
 /// with one copy: a small write into the array is a store, where an append to the buffer
 /// also checks its capacity and updates its length, and the strings of a CONNECT or
 /// SUBSCRIBE (mostly under 32 bytes) are copied inline instead of by calls to `memcpy`.
-/// A larger packet is written straight into the buffer.
+/// The packets' writers are inlined here (`#[inline(always)]`) and never hand the stage
+/// itself to a call ([`Out::put_fields`]), so that its length stays in a register rather
+/// than being stored and reloaded by every write. A larger packet is written straight into
+/// the buffer.
 #[inline]
 fn encode_laid<P: Laid, B: BufMut + ?Sized>(
     p: &P,
@@ -295,11 +298,15 @@ fn encode_laid<P: Laid, B: BufMut + ?Sized>(
     let total = packet_len(rem);
     check_room(buf, total)?;
     if total <= STAGE {
-        let mut stage = Stage::new();
+        let mut array = [0; STAGE];
+        let mut stage = Stage {
+            buf: &mut array,
+            len: 0,
+        };
         p.write(version, rem, &layout, &mut stage)?;
         debug_assert_eq!(stage.len, total, "the layout and the writer disagree");
-        if let Some(bytes) = stage.buf.get(..total)
-            && stage.len == total
+        if stage.len == total
+            && let Some(bytes) = array.get(..total)
         {
             buf.put_slice(bytes);
             return Ok(total);
@@ -313,22 +320,14 @@ fn encode_laid<P: Laid, B: BufMut + ?Sized>(
 /// SUBSCRIBE fit, and an array this small is zeroed by a few inline stores.
 const STAGE: usize = 192;
 
-/// A packet assembled on the stack.
-struct Stage {
-    buf: [u8; STAGE],
+/// A packet assembled in an array on the stack.
+struct Stage<'a> {
+    buf: &'a mut [u8; STAGE],
     /// Bytes written; beyond [`STAGE`] if more were written than fit (and then dropped).
     len: usize,
 }
 
-impl Stage {
-    #[inline(always)]
-    fn new() -> Self {
-        Self {
-            buf: [0; STAGE],
-            len: 0,
-        }
-    }
-
+impl Stage<'_> {
     /// The next `n` bytes of the stage, counted as written; `None` past its end.
     #[inline(always)]
     fn next(&mut self, n: usize) -> Option<&mut [u8]> {
@@ -347,6 +346,8 @@ pub(crate) trait Out: Sink {
     fn put_pair<const M: usize, const N: usize>(&mut self, a: [u8; M], b: [u8; N]);
     /// Writes the bytes of a string or binary field.
     fn put_bytes(&mut self, bytes: &[u8]);
+    /// Writes the properties of a property list.
+    fn put_fields<P: PropertyList>(&mut self, p: &P) -> Result<(), EncodeError>;
 }
 
 impl<B: BufMut + ?Sized> Out for Writer<'_, B> {
@@ -373,9 +374,14 @@ impl<B: BufMut + ?Sized> Out for Writer<'_, B> {
     fn put_bytes(&mut self, bytes: &[u8]) {
         self.0.put_slice(bytes);
     }
+
+    #[inline(always)]
+    fn put_fields<P: PropertyList>(&mut self, p: &P) -> Result<(), EncodeError> {
+        p.write_fields(self)
+    }
 }
 
-impl Out for Stage {
+impl Out for Stage<'_> {
     #[inline(always)]
     fn put_array<const N: usize>(&mut self, a: [u8; N]) {
         if let Some(d) = self.next(N).and_then(<[u8]>::first_chunk_mut::<N>) {
@@ -408,9 +414,22 @@ impl Out for Stage {
             _ => copy_long(d, bytes),
         }
     }
+
+    /// Through a second view of the array, so that this one does not escape into the
+    /// property writer: its length then stays in a register.
+    #[inline(always)]
+    fn put_fields<P: PropertyList>(&mut self, p: &P) -> Result<(), EncodeError> {
+        let mut fields = Stage {
+            buf: &mut *self.buf,
+            len: self.len,
+        };
+        let written = p.write_fields(&mut fields);
+        self.len = fields.len;
+        written
+    }
 }
 
-impl Sink for Stage {
+impl Sink for Stage<'_> {
     #[inline(always)]
     fn put_u8(&mut self, v: u8) {
         self.put_array([v]);
@@ -485,13 +504,13 @@ pub(crate) fn list_len<P: PropertyList>(p: &P) -> Result<(u32, usize), EncodeErr
 
 /// Writes a property list whose properties take `n` bytes.
 #[inline]
-pub(crate) fn put_list<P: PropertyList, S: Sink>(
+pub(crate) fn put_list<P: PropertyList, S: Out>(
     p: &P,
     n: u32,
     s: &mut S,
 ) -> Result<(), EncodeError> {
     s.put_var_int(n)?;
-    p.write_fields(s)
+    s.put_fields(p)
 }
 
 /// Writes the fixed header (first byte and remaining length) and the `N` bytes after it

@@ -5,7 +5,7 @@ use super::{
     put_prefixed,
 };
 use crate::codec::Reader;
-use crate::property::{PropertyList, SubscribeProperties};
+use crate::property::SubscribeProperties;
 use crate::{DecodeError, EncodeError, PacketId, ProtocolVersion, QoS, TopicFilter};
 
 /// Whether retained messages are sent when a subscription is made (MQTT 5.0 section
@@ -190,7 +190,7 @@ impl Laid for Subscribe {
             // A property list shorter than 128 bytes has a one-byte length.
             Some(n) if n < 0x80 => {
                 put_header(buf, first, rem, [hi, lo, n as u8]);
-                self.properties.write_fields(buf)?;
+                buf.put_fields(&self.properties)?;
             }
             Some(n) => {
                 put_header(buf, first, rem, [hi, lo]);

@@ -5,7 +5,7 @@ use super::{
     put_prefixed,
 };
 use crate::codec::Reader;
-use crate::property::{PropertyList, UnsubscribeProperties};
+use crate::property::UnsubscribeProperties;
 use crate::{DecodeError, EncodeError, PacketId, ProtocolVersion, TopicFilter};
 
 /// A request to remove subscriptions.
@@ -59,7 +59,7 @@ impl Laid for Unsubscribe {
             // A property list shorter than 128 bytes has a one-byte length.
             Some(n) if n < 0x80 => {
                 put_header(buf, first, rem, [hi, lo, n as u8]);
-                self.properties.write_fields(buf)?;
+                buf.put_fields(&self.properties)?;
             }
             Some(n) => {
                 put_header(buf, first, rem, [hi, lo]);
