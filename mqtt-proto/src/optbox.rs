@@ -50,6 +50,14 @@ impl<T: EmptySet> OptBox<T> {
         this.0.is_some()
     }
 
+    /// The stored value, if one is allocated: code that only needs to look at a non-empty
+    /// set can skip the empty one.
+    #[inline]
+    #[must_use]
+    pub fn get(this: &Self) -> Option<&T> {
+        this.0.as_deref()
+    }
+
     /// The stored value, if one is allocated: changes that only clear properties need not
     /// allocate an empty set first.
     #[must_use]

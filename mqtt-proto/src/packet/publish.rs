@@ -162,19 +162,22 @@ impl Publish {
             // [MQTT-3.3.1-2]
             return Err(EncodeError::InvalidValue("DUP on a QoS 0 PUBLISH"));
         }
-        let v5 = version.is_v5();
-        let properties = if v5 {
-            if self.topic.is_none() && self.properties.topic_alias.is_none() {
+        // Only a stored property set needs looking at (most messages have none).
+        let stored = OptBox::get(&self.properties);
+        let properties = if version.is_v5() {
+            if self.topic.is_none() && stored.is_none_or(|p| p.topic_alias.is_none()) {
                 return Err(EncodeError::MissingTopic);
             }
             let mut c = Counter::default();
-            self.properties.write_fields(&mut c)?;
+            if let Some(p) = stored {
+                p.write_fields(&mut c)?;
+            }
             Some(u32::try_from(c.0).map_err(|_| EncodeError::PacketTooLarge)?)
         } else {
             if self.topic.is_none() {
                 return Err(EncodeError::MissingTopic);
             }
-            if !self.properties.is_empty() {
+            if stored.is_some_and(|p| !p.is_empty()) {
                 return Err(EncodeError::NotInVersion {
                     field: "PUBLISH properties",
                     version,
@@ -199,7 +202,7 @@ impl Publish {
 
     /// Writes the fixed header, topic, packet identifier and properties of `layout`, into
     /// a buffer whose room was checked.
-    #[inline]
+    #[inline(always)]
     fn write_header<B: BufMut + ?Sized>(
         &self,
         layout: &Layout,
@@ -228,7 +231,9 @@ impl Publish {
         }
         if let Some(n) = layout.properties {
             w.put_var_int(n)?;
-            self.properties.write_fields(&mut w)?;
+            if let Some(p) = OptBox::get(&self.properties) {
+                p.write_fields(&mut w)?;
+            }
         }
         Ok(())
     }
