@@ -309,10 +309,16 @@ fn validate_filter(filter: &str) -> Result<(), TopicError> {
     if scan_filter(filter.as_bytes()).plain_ok {
         return Ok(());
     }
+    // Some level breaks a rule: find the first one, and which rule it breaks.
+    check_levels(filter)
+}
+
+/// The wildcard rules level by level, as the specification states them (the reference the
+/// one-pass scan of [`validate_filter`] is tested against).
+fn check_levels(filter: &str) -> Result<(), TopicError> {
     if filter.is_empty() {
         return Err(TopicError::Empty);
     }
-    // Some level breaks a rule: find the first one, and which rule it breaks.
     let mut levels = filter.split('/').peekable();
     while let Some(level) = levels.next() {
         if level.contains('#') && (level != "#" || levels.peek().is_some()) {

@@ -513,6 +513,35 @@ pub(crate) fn put_list<P: PropertyList, S: Out>(
     s.put_fields(p)
 }
 
+/// Writes the fixed header, a packet identifier and, in 5.0 (`list` is the length of the
+/// property list then), the property list.
+#[inline(always)]
+pub(crate) fn put_id_and_properties<S: Out, P: PropertyList>(
+    s: &mut S,
+    first: u8,
+    rem: u32,
+    id: crate::PacketId,
+    properties: &P,
+    list: Option<u32>,
+) -> Result<(), EncodeError> {
+    let [hi, lo] = id.get().to_be_bytes();
+    match list {
+        // A property list shorter than 128 bytes has a one-byte length.
+        Some(n) if n < 0x80 => {
+            put_header(s, first, rem, [hi, lo, n as u8]);
+            s.put_fields(properties)
+        }
+        Some(n) => {
+            put_header(s, first, rem, [hi, lo]);
+            put_list(properties, n, s)
+        }
+        None => {
+            put_header(s, first, rem, [hi, lo]);
+            Ok(())
+        }
+    }
+}
+
 /// Writes the fixed header (first byte and remaining length) and the `N` bytes after it
 /// as one slice of constant length.
 #[inline(always)]

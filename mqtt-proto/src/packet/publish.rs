@@ -2,7 +2,7 @@
 
 use bytes::{BufMut, Bytes};
 
-use super::{PacketType, Read, check_room};
+use super::{PacketType, Read, check_room, put_header};
 use crate::codec::{Counter, Reader, Sink, Writer, var_int_len};
 use crate::property::{PropertyList, PublishProperties};
 use crate::{DecodeError, EncodeError, OptBox, PacketId, ProtocolVersion, QoS, TopicName};
@@ -214,18 +214,15 @@ impl Publish {
             .topic
             .as_ref()
             .map_or(&[], |t| t.as_mqtt_str().as_bytes());
-        // A topic name is at most 65,535 bytes by construction.
-        let [hi, lo] = (topic.len() as u16).to_be_bytes();
-        let r = layout.rem;
-        let b = |shift: u32| (r >> shift) as u8 & 0x7F;
-        match var_int_len(r) {
-            1 => buf.put_slice(&[first, r as u8, hi, lo]),
-            2 => buf.put_slice(&[first, b(0) | 0x80, b(7), hi, lo]),
-            3 => buf.put_slice(&[first, b(0) | 0x80, b(7) | 0x80, b(14), hi, lo]),
-            _ => buf.put_slice(&[first, b(0) | 0x80, b(7) | 0x80, b(14) | 0x80, b(21), hi, lo]),
-        }
-        buf.put_slice(topic);
         let mut w = Writer(buf);
+        // A topic name is at most 65,535 bytes by construction.
+        put_header(
+            &mut w,
+            first,
+            layout.rem,
+            (topic.len() as u16).to_be_bytes(),
+        );
+        w.put_slice(topic);
         if let Some(id) = self.qos_pid.packet_id() {
             w.put_u16(id.get());
         }

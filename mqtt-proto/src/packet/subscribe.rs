@@ -1,7 +1,7 @@
 //! SUBSCRIBE (MQTT 5.0 section 3.8, MQTT 3.1.1 section 3.8).
 
 use super::{
-    Laid, Out, PacketType, Read, checked_rem, count_entries, list_len, put_header, put_list,
+    Laid, Out, PacketType, Read, checked_rem, count_entries, list_len, put_id_and_properties,
     put_prefixed,
 };
 use crate::codec::Reader;
@@ -185,19 +185,14 @@ impl Laid for Subscribe {
         buf: &mut S,
     ) -> Result<(), EncodeError> {
         let first = ((PacketType::Subscribe as u8) << 4) | PacketType::Subscribe.fixed_flags();
-        let [hi, lo] = self.packet_id.get().to_be_bytes();
-        match layout.properties {
-            // A property list shorter than 128 bytes has a one-byte length.
-            Some(n) if n < 0x80 => {
-                put_header(buf, first, rem, [hi, lo, n as u8]);
-                buf.put_fields(&self.properties)?;
-            }
-            Some(n) => {
-                put_header(buf, first, rem, [hi, lo]);
-                put_list(&self.properties, n, buf)?;
-            }
-            None => put_header(buf, first, rem, [hi, lo]),
-        }
+        put_id_and_properties(
+            buf,
+            first,
+            rem,
+            self.packet_id,
+            &self.properties,
+            layout.properties,
+        )?;
         if layout.qos_only {
             put_filters(&self.filters, buf, |o| o.qos.as_u8());
         } else {

@@ -1,7 +1,7 @@
 //! UNSUBSCRIBE (MQTT 5.0 section 3.10, MQTT 3.1.1 section 3.10).
 
 use super::{
-    Laid, Out, PacketType, Read, checked_rem, count_entries, list_len, put_header, put_list,
+    Laid, Out, PacketType, Read, checked_rem, count_entries, list_len, put_id_and_properties,
     put_prefixed,
 };
 use crate::codec::Reader;
@@ -54,19 +54,14 @@ impl Laid for Unsubscribe {
         buf: &mut S,
     ) -> Result<(), EncodeError> {
         let first = ((PacketType::Unsubscribe as u8) << 4) | PacketType::Unsubscribe.fixed_flags();
-        let [hi, lo] = self.packet_id.get().to_be_bytes();
-        match *properties {
-            // A property list shorter than 128 bytes has a one-byte length.
-            Some(n) if n < 0x80 => {
-                put_header(buf, first, rem, [hi, lo, n as u8]);
-                buf.put_fields(&self.properties)?;
-            }
-            Some(n) => {
-                put_header(buf, first, rem, [hi, lo]);
-                put_list(&self.properties, n, buf)?;
-            }
-            None => put_header(buf, first, rem, [hi, lo]),
-        }
+        put_id_and_properties(
+            buf,
+            first,
+            rem,
+            self.packet_id,
+            &self.properties,
+            *properties,
+        )?;
         for filter in &self.filters {
             put_prefixed(buf, filter.as_mqtt_str().as_bytes());
         }
