@@ -317,7 +317,7 @@ impl Broker {
         }
         let will = connect.will.map(|w| {
             let delay = will_delay(version, &w);
-            (w, delay)
+            Box::new((w, delay))
         });
         let Some(session) = self.session_mut(key) else {
             return;
@@ -389,9 +389,9 @@ impl Broker {
         };
         self.session_ended(&session);
         if session.will_at.is_some()
-            && let Some((will, _)) = session.will
+            && let Some(pending) = session.will
         {
-            self.publish_will(now, &session.client_id, will);
+            self.publish_will(now, &session.client_id, pending.0);
         }
     }
 
@@ -451,10 +451,10 @@ impl Broker {
         // [MQTT-3.1.3-9].
         let mut will_now = None;
         if reason.publishes_will() {
-            if let Some((_, delay)) = &session.will {
+            if let Some((_, delay)) = session.will.as_deref() {
                 let delay = (*delay).min(session.expiry);
                 if delay == 0 {
-                    will_now = session.will.take();
+                    will_now = session.will.take().map(|pending| *pending);
                 } else {
                     let at = now + Duration::from_secs(u64::from(delay));
                     session.will_at = Some(at);
@@ -534,7 +534,7 @@ impl Broker {
         let mut wills = Vec::new();
         for s in self.sessions.iter_mut().flatten() {
             if s.will_at.take().is_some()
-                && let Some((will, _)) = s.will.take()
+                && let Some((will, _)) = s.will.take().map(|pending| *pending)
             {
                 wills.push((s.client_id.clone(), will));
             }
@@ -558,7 +558,10 @@ impl Broker {
             let mut will = None;
             if s.will_at.is_some_and(|t| t <= now) {
                 s.will_at = None;
-                will = s.will.take().map(|(w, _)| (s.client_id.clone(), w));
+                will = s
+                    .will
+                    .take()
+                    .map(|pending| (s.client_id.clone(), pending.0));
             }
             let expired = s.conn.is_none() && s.expires_at.is_some_and(|t| t <= now);
             if let Some((client_id, w)) = will {

@@ -270,7 +270,7 @@ impl Broker {
             s.expiry = expiry;
             s.expires_at = expires_at;
             s.subscriptions = subscriptions;
-            s.will = will;
+            s.will = will.map(Box::new);
             s.will_at = will_at;
             s.state = Some(state);
             s.stored = true;
@@ -439,7 +439,7 @@ fn session_record(s: &Session, now: Instant) -> SessionRecord {
         expiry_interval: s.expiry,
         expires_in: s.expires_at.map(left),
         subscriptions: s.subscriptions.clone(),
-        will: s.will.as_ref().map(|(w, _)| w.clone()),
+        will: s.will.as_deref().map(|(w, _)| w.clone()),
         will_in: s.will_at.map(left),
         state,
     }

@@ -359,7 +359,13 @@ impl Broker {
             if let Some(s) = self.session_mut(key) {
                 match s.subscriptions.iter_mut().find(|(f, _)| *f == filter) {
                     Some(entry) => entry.1 = sub,
-                    None => s.subscriptions.push((filter.clone(), sub)),
+                    None => {
+                        // Many sessions hold one subscription: room for just it at first.
+                        if s.subscriptions.capacity() == 0 {
+                            s.subscriptions.reserve_exact(1);
+                        }
+                        s.subscriptions.push((filter.clone(), sub));
+                    }
                 }
             }
             codes.push(match granted {

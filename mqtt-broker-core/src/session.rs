@@ -31,8 +31,9 @@ pub(crate) struct Session {
     pub(crate) expiry: u32,
     /// When the session ends, while it has no connection.
     pub(crate) expires_at: Option<Instant>,
-    /// The will of the current or last connection, with its delay in seconds.
-    pub(crate) will: Option<(Will, u32)>,
+    /// The will of the current or last connection, with its delay in seconds (boxed: most
+    /// sessions have none, and every session slot is as large as a session).
+    pub(crate) will: Option<Box<(Will, u32)>>,
     /// When a pending will is published.
     pub(crate) will_at: Option<Instant>,
     /// A connection waiting to take this session over once the old one hands it back.
