@@ -318,38 +318,41 @@ impl<M: Measurement> Paired<M> {
 
     /// Every result, with the per-round samples, as JSON.
     fn json(&self) -> String {
-        let mut out = String::new();
-        let _ = write!(
-            out,
-            "{{\n  \"mode\": \"paired\",\n  \"clock\": {},\n  \"chunk_ns\": {CHUNK_NS},\n  \"budget_s\": {},\n  \"workloads\": [",
-            json_str(self.clock),
-            self.options.budget.as_secs_f64()
-        );
-        for (i, w) in self.workloads.iter().enumerate() {
-            let _ = write!(
-                out,
-                "{}\n    {{\"workload\": {}, \"elements\": {}, \"rounds\": {},\n     \"ratio\": {},\n     \"ratios\": {},\n     \"routines\": [",
-                if i == 0 { "" } else { "," },
-                json_str(&w.name),
-                w.elements,
-                w.rounds,
-                json_stats(&w.ratios),
-                json_array(&w.ratios),
-            );
-            for (j, r) in w.rows.iter().enumerate() {
-                let _ = write!(
-                    out,
-                    "{}\n       {{\"id\": {}, \"iterations_per_chunk\": {}, \"ns\": {},\n        \"samples\": {}}}",
-                    if j == 0 { "" } else { "," },
-                    json_str(&r.id),
-                    r.iterations_per_chunk,
-                    json_stats(&r.samples),
-                    json_array(&r.samples),
-                );
-            }
-            out.push_str("]}");
-        }
-        out.push_str("\n  ]\n}\n");
+        let workloads: Vec<_> = self
+            .workloads
+            .iter()
+            .map(|w| {
+                let routines: Vec<_> = w
+                    .rows
+                    .iter()
+                    .map(|r| {
+                        serde_json::json!({
+                            "id": r.id,
+                            "iterations_per_chunk": r.iterations_per_chunk,
+                            "ns": json_stats(&r.samples),
+                            "samples": json_samples(&r.samples),
+                        })
+                    })
+                    .collect();
+                serde_json::json!({
+                    "workload": w.name,
+                    "elements": w.elements,
+                    "rounds": w.rounds,
+                    "ratio": json_stats(&w.ratios),
+                    "ratios": json_samples(&w.ratios),
+                    "routines": routines,
+                })
+            })
+            .collect();
+        let doc = serde_json::json!({
+            "mode": "paired",
+            "clock": self.clock,
+            "chunk_ns": CHUNK_NS,
+            "budget_s": self.options.budget.as_secs_f64(),
+            "workloads": workloads,
+        });
+        let mut out = serde_json::to_string_pretty(&doc).unwrap_or_default();
+        out.push('\n');
         out
     }
 }
@@ -491,61 +494,28 @@ fn fmt_ns(ns: f64) -> String {
     out
 }
 
-fn json_str(s: &str) -> String {
-    let mut out = String::from("\"");
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if c.is_control() => {
-                let _ = write!(out, "\\u{:04x}", u32::from(c));
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
-
-/// `v` exactly, so that the tables rendered from the file are the ones printed.
-fn json_num(v: f64) -> String {
-    if v.is_finite() {
-        format!("{v}")
-    } else {
-        "null".to_owned()
-    }
-}
-
-/// Samples, rounded to 3 decimals to keep the file small.
-fn json_array(values: &[f64]) -> String {
-    let items: Vec<String> = values
+/// Samples, rounded to 3 decimals to keep the file small (non-finite ones are `null`).
+fn json_samples(values: &[f64]) -> Vec<f64> {
+    values
         .iter()
-        .map(|&v| {
-            if v.is_finite() {
-                format!("{v:.3}")
-            } else {
-                "null".to_owned()
-            }
-        })
-        .collect();
-    format!("[{}]", items.join(", "))
+        .map(|v| (v * 1000.0).round() / 1000.0)
+        .collect()
 }
 
 /// Median, quartiles and extremes, or `null` for no values.
-fn json_stats(values: &[f64]) -> String {
-    if values.is_empty() {
-        return "null".to_owned();
-    }
+fn json_stats(values: &[f64]) -> serde_json::Value {
     let mut sorted = values.to_vec();
     sorted.sort_by(f64::total_cmp);
-    format!(
-        "{{\"median\": {}, \"p25\": {}, \"p75\": {}, \"min\": {}, \"max\": {}}}",
-        json_num(quantile(&sorted, 0.5)),
-        json_num(quantile(&sorted, 0.25)),
-        json_num(quantile(&sorted, 0.75)),
-        json_num(sorted[0]),
-        json_num(sorted[sorted.len() - 1]),
-    )
+    let (Some(&min), Some(&max)) = (sorted.first(), sorted.last()) else {
+        return serde_json::Value::Null;
+    };
+    serde_json::json!({
+        "median": quantile(&sorted, 0.5),
+        "p25": quantile(&sorted, 0.25),
+        "p75": quantile(&sorted, 0.75),
+        "min": min,
+        "max": max,
+    })
 }
 
 /// Cargo's target directory: the bench binary is `target/<profile>/deps/codec-<hash>`.
