@@ -43,13 +43,6 @@ impl<T: EmptySet> OptBox<T> {
         this.0.map(|b| *b).unwrap_or_default()
     }
 
-    /// Whether a value is stored on the heap (it may still be empty after a mutable
-    /// access).
-    #[must_use]
-    pub fn is_allocated(this: &Self) -> bool {
-        this.0.is_some()
-    }
-
     /// The stored value, if one is allocated: code that only needs to look at a non-empty
     /// set can skip the empty one.
     #[inline]
@@ -135,11 +128,11 @@ mod tests {
     fn empty_reads_without_allocating_and_compares_by_value() {
         let mut a: OptBox<PublishProperties> = OptBox::none();
         assert!(a.is_empty());
-        assert!(!OptBox::is_allocated(&a));
+        assert!(OptBox::get(&a).is_none());
         let b: OptBox<PublishProperties> = PublishProperties::default().into();
-        assert!(!OptBox::is_allocated(&b));
+        assert!(OptBox::get(&b).is_none());
         a.topic_alias = None; // a mutable access allocates an empty set
-        assert!(OptBox::is_allocated(&a));
+        assert!(OptBox::get(&a).is_some());
         assert_eq!(a, b);
         a.message_expiry_interval = Some(5);
         assert_ne!(a, b);
